@@ -1,0 +1,381 @@
+"""Pydantic models of a pipeline spec (one YAML file under ``pipelines/``).
+
+Models forbid unknown keys: a misspelt option is an error, never silently ignored.
+Cross-references between entries (a clean table's ``from``, an aggregate's columns, ...) are
+checked in :mod:`etl_assets.lib.spec.references` so each problem can name its exact field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from etl_assets.lib.spec.expressions import (
+    IDENTIFIER_RE,
+    Condition,
+    Metric,
+    parse_condition,
+    parse_metric,
+)
+
+StorageFormat = Literal["parquet", "csv", "jsonl"]
+SourceFormat = Literal["csv", "json", "jsonl", "parquet", "text"]
+ColumnType = Literal["int", "float", "decimal", "bool", "string", "category", "date", "datetime"]
+PartitionGranularity = Literal["hourly", "daily", "weekly", "monthly"]
+WindowUnit = Literal["hour", "day", "week", "month"]
+
+#: The column every partitioned frame carries: the partition key its row belongs to.
+#: IO managers split on it to write one file per partition in a single-run backfill.
+PARTITION_COLUMN = "_partition"
+
+
+def _check_identifier(value: str) -> str:
+    if not IDENTIFIER_RE.match(value):
+        raise ValueError(
+            f"expected an identifier (letters, digits and _, not starting with a digit), got {value!r}"
+        )
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}; expected an IANA name such as 'UTC' or 'America/New_York'") from None
+    return value
+
+
+def _check_metric(value: str) -> str:
+    parse_metric(value)
+    return value
+
+
+def _check_condition(value: str) -> str:
+    parse_condition(value)
+    return value
+
+
+MetricText = Annotated[str, AfterValidator(_check_metric)]
+ConditionText = Annotated[str, AfterValidator(_check_condition)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class CsvOptions(StrictModel):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quote_char: str = Field(default='"', min_length=1, max_length=1)
+    header: bool = True
+    #: Column names when ``header: false`` (required then), in file order.
+    column_names: list[str] | None = None
+    skip_rows: int = Field(default=0, ge=0)
+    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "NULL", "null", "NaN"])
+    #: ``reject``: a row with the wrong number of fields is kept with its raw text in
+    #: ``_parse_error`` and lands in the rejected table; ``error``: the read fails, naming the row.
+    on_bad_lines: Literal["reject", "error"] = "reject"
+
+    @model_validator(mode="after")
+    def _names_without_header(self) -> CsvOptions:
+        if not self.header and not self.column_names:
+            raise ValueError("column_names is required when header is false")
+        return self
+
+
+class JsonOptions(StrictModel):
+    #: Dotted path to the list of records inside a JSON document, e.g. ``data.items``.
+    record_path: str | None = None
+    #: Flatten nested objects into ``parent.child`` columns.
+    flatten: bool = True
+
+
+class TextOptions(StrictModel):
+    column: str = "line"
+    strip: bool = True
+    skip_blank: bool = True
+
+
+class SourceSpec(StrictModel):
+    format: SourceFormat
+    #: File, glob or folder, relative to the data root. Partitioned sources put
+    #: ``{partition}`` where the partition key goes, e.g. ``landing/flights/{partition}.csv``.
+    path: str = Field(min_length=1)
+    encoding: str = "utf-8"
+    compression: Literal["infer", "none", "gzip", "zip"] = "infer"
+    csv: CsvOptions | None = None
+    json_options: JsonOptions | None = Field(default=None, alias="json")
+    text: TextOptions | None = None
+    partitioned: bool = False
+    #: Start a run when a matching file lands or changes (landing-folder sensor).
+    sensor: bool = False
+    storage: StorageFormat | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _options_match_format(self) -> SourceSpec:
+        if self.csv is not None and self.format != "csv":
+            raise ValueError(f"'csv' options are only valid for format csv, not {self.format}")
+        if self.json_options is not None and self.format not in ("json", "jsonl"):
+            raise ValueError(f"'json' options are only valid for format json/jsonl, not {self.format}")
+        if self.text is not None and self.format != "text":
+            raise ValueError(f"'text' options are only valid for format text, not {self.format}")
+        has_placeholder = "{partition}" in self.path
+        if self.partitioned and not has_placeholder:
+            raise ValueError("a partitioned source needs '{partition}' in its path")
+        if has_placeholder and not self.partitioned:
+            raise ValueError("path contains '{partition}' but the source is not partitioned (set partitioned: true)")
+        return self
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @property
+    def csv_options(self) -> CsvOptions:
+        return self.csv or CsvOptions()
+
+    @property
+    def json_opts(self) -> JsonOptions:
+        return self.json_options or JsonOptions()
+
+    @property
+    def text_options(self) -> TextOptions:
+        return self.text or TextOptions()
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+class ColumnSpec(StrictModel):
+    type: ColumnType
+    #: Name of the column in the input, when it differs (a rename).
+    source: str | None = None
+    description: str | None = None
+    #: Null policy. ``keep``: nulls allowed; ``reject``: the row goes to the rejected table;
+    #: ``drop``: the row is removed on purpose (kept in the rejected table as ``dropped``);
+    #: ``default``: nulls are replaced by ``default``.
+    nulls: Literal["keep", "reject", "drop", "default"] = "keep"
+    #: Shorthand for ``nulls: reject``.
+    required: bool = False
+    default: Any = None
+    # string handling (string and category columns)
+    trim: bool = True
+    case: Literal["lower", "upper", "title"] | None = None
+    collapse_whitespace: bool = False
+    unicode_form: Literal["NFC", "NFKC"] | None = None
+    # parsing
+    format: str | None = Field(default=None, description="strftime format for date/datetime")
+    timezone: str | None = None
+    precision: int | None = Field(default=None, ge=1, le=38)
+    scale: int | None = Field(default=None, ge=0, le=38)
+    true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
+    #: For category columns: the allowed categories, in order. Other values are rejected.
+    categories: list[str] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnSpec:
+        if self.required and self.nulls not in ("keep", "reject"):
+            raise ValueError(f"required: true conflicts with nulls: {self.nulls}")
+        if self.nulls == "default" and self.default is None:
+            raise ValueError("nulls: default needs a 'default' value")
+        if self.default is not None and self.nulls not in ("default", "keep"):
+            raise ValueError(f"'default' is only used with nulls: default (got nulls: {self.nulls})")
+        if self.type == "decimal":
+            if self.precision is None or self.scale is None:
+                raise ValueError("a decimal column needs precision and scale")
+            if self.scale > self.precision:
+                raise ValueError("scale must not exceed precision")
+        elif self.precision is not None or self.scale is not None:
+            raise ValueError("precision/scale only apply to decimal columns")
+        if self.timezone is not None and self.type != "datetime":
+            raise ValueError("timezone only applies to datetime columns")
+        if self.format is not None and self.type not in ("date", "datetime"):
+            raise ValueError("format only applies to date and datetime columns")
+        if self.categories is not None and self.type != "category":
+            raise ValueError("categories only apply to category columns")
+        return self
+
+    @property
+    def null_policy(self) -> Literal["keep", "reject", "drop", "default"]:
+        if self.nulls == "keep" and self.required:
+            return "reject"
+        if self.nulls == "keep" and self.default is not None:
+            return "default"
+        return self.nulls
+
+
+class DedupSpec(StrictModel):
+    keys: list[str] = Field(min_length=1)
+    keep: Literal["first", "last"] = "first"
+
+
+class CleanSpec(StrictModel):
+    source: str = Field(alias="from")
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    #: Keep input columns that are not declared (as they come) instead of dropping them.
+    keep_undeclared: bool = False
+    dedup: DedupSpec | None = None
+    storage: StorageFormat | None = None
+    description: str | None = None
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, value: dict[str, ColumnSpec]) -> dict[str, ColumnSpec]:
+        for name in value:
+            _check_identifier(name)
+        return value
+
+
+# --------------------------------------------------------------------------- aggregates
+
+
+class JoinSpec(StrictModel):
+    #: A clean table of the same pipeline.
+    table: str
+    #: Columns to join on; the same names on both sides.
+    on: list[str] = Field(min_length=1)
+    how: Literal["left", "inner"] = "left"
+    #: Columns of the joined table to bring in (default: all but the join keys).
+    columns: list[str] | None = None
+
+
+class WindowSpec(StrictModel):
+    column: str
+    every: WindowUnit
+    #: Rolling window over this many periods (each row of output covers the period and the
+    #: N-1 before it); omitted for tumbling windows.
+    rolling: int | None = Field(default=None, ge=2, le=366)
+    #: Timezone in which periods are cut (a "day" in New York is not a day in UTC).
+    #: Defaults to the column's own timezone (UTC for naive columns).
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+
+class AggregateSpec(StrictModel):
+    source: str = Field(alias="from")
+    join: list[JoinSpec] = Field(default_factory=list)
+    group_by: list[str] = Field(default_factory=list)
+    window: WindowSpec | None = None
+    metrics: dict[str, MetricText] = Field(min_length=1)
+    having: list[ConditionText] = Field(default_factory=list)
+    #: Keep the input's partitions (one output partition per input partition).
+    partitioned: bool = False
+    storage: StorageFormat | None = None
+    description: str | None = None
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            _check_identifier(name)
+        return value
+
+    @property
+    def parsed_metrics(self) -> dict[str, Metric]:
+        return {name: parse_metric(text) for name, text in self.metrics.items()}
+
+    @property
+    def parsed_having(self) -> list[Condition]:
+        return [parse_condition(text) for text in self.having]
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class PartitionsSpec(StrictModel):
+    type: PartitionGranularity = "daily"
+    start: dt.date
+    #: Exclusive end; omitted means "up to the current time".
+    end: dt.date | None = None
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_timezone(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PartitionsSpec:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class ScheduleSpec(StrictModel):
+    cron: str
+    timezone: str = "UTC"
+    #: Whether the schedule starts running as soon as the daemon sees it.
+    enabled: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"expected a cron expression such as '0 6 * * *', got {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _check_timezone(value)
+
+
+class StorageDefaults(StrictModel):
+    default: StorageFormat = "parquet"
+
+
+class PipelineSpec(StrictModel):
+    pipeline: str
+    description: str | None = None
+    storage: StorageDefaults = Field(default_factory=StorageDefaults)
+    partitions: PartitionsSpec | None = None
+    schedule: ScheduleSpec | None = None
+    sources: dict[str, SourceSpec] = Field(min_length=1)
+    clean: dict[str, CleanSpec] = Field(default_factory=dict)
+    aggregates: dict[str, AggregateSpec] = Field(default_factory=dict)
+
+    @field_validator("pipeline")
+    @classmethod
+    def _pipeline_name(cls, value: str) -> str:
+        return _check_identifier(value)
+
+    @field_validator("sources", "clean", "aggregates")
+    @classmethod
+    def _entry_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            _check_identifier(name)
+        return value
+
+    def storage_for(self, entry: SourceSpec | CleanSpec | AggregateSpec) -> StorageFormat:
+        return entry.storage or self.storage.default
+
+    def is_clean_partitioned(self, name: str) -> bool:
+        return self.sources[self.clean[name].source].partitioned
+
+    def is_aggregate_partitioned(self, name: str) -> bool:
+        return self.aggregates[name].partitioned

@@ -1,0 +1,117 @@
+"""Checks that need the whole spec: names that refer to other entries and columns.
+
+Each problem is returned with the field path that holds it, so the loader can point at the
+exact YAML line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from etl_assets.lib.spec.models import PipelineSpec
+
+Loc = tuple[str | int, ...]
+
+NUMERIC_TYPES = {"int", "float", "decimal", "bool"}
+TIME_TYPES = {"date", "datetime"}
+_GRANULARITY_RANK = {"hour": 0, "hourly": 0, "day": 1, "daily": 1, "week": 2, "weekly": 2, "month": 3, "monthly": 3}
+
+
+def _known(name: str, choices: list[str] | set[str], what: str) -> str | None:
+    if name in choices:
+        return None
+    listed = ", ".join(sorted(choices)) or "(none)"
+    return f"unknown {what} {name!r}; expected one of: {listed}"
+
+
+def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
+    """Yield ``(field path, message)`` for every dangling or inconsistent reference."""
+    sources = list(spec.sources)
+    for name, source in spec.sources.items():
+        if source.partitioned and spec.partitions is None:
+            yield ("sources", name, "partitioned"), "the source is partitioned but the pipeline has no 'partitions' block"
+
+    for name, clean in spec.clean.items():
+        if (msg := _known(clean.source, sources, "source")) is not None:
+            yield ("clean", name, "from"), msg
+        if clean.dedup is not None:
+            for i, key in enumerate(clean.dedup.keys):
+                if (msg := _known(key, set(clean.columns), "column")) is not None:
+                    yield ("clean", name, "dedup", "keys", i), msg
+
+    for name, agg in spec.aggregates.items():
+        yield from _check_aggregate(spec, name)
+
+
+def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
+    agg = spec.aggregates[name]
+    base: Loc = ("aggregates", name)
+    if (msg := _known(agg.source, list(spec.clean), "clean table")) is not None:
+        yield (*base, "from"), msg
+        return
+    clean = spec.clean[agg.source]
+    types = {col: c.type for col, c in clean.columns.items()}
+    open_columns = clean.keep_undeclared  # undeclared columns may exist; don't insist
+
+    for j, join in enumerate(agg.join):
+        if (msg := _known(join.table, list(spec.clean), "clean table")) is not None:
+            yield (*base, "join", j, "table"), msg
+            continue
+        other = spec.clean[join.table]
+        for k, key in enumerate(join.on):
+            if key not in types:
+                yield (*base, "join", j, "on", k), f"join key {key!r} is not a column of {agg.source!r}"
+            if key not in other.columns:
+                yield (*base, "join", j, "on", k), f"join key {key!r} is not a column of {join.table!r}"
+        brought = join.columns if join.columns is not None else [c for c in other.columns if c not in join.on]
+        for k, col in enumerate(brought):
+            if col not in other.columns:
+                yield (*base, "join", j, "columns", k), f"{col!r} is not a column of {join.table!r}"
+            elif col in types:
+                yield (*base, "join", j, "columns", k), f"{col!r} exists in both {agg.source!r} and {join.table!r}; list the columns to bring in"
+            else:
+                types[col] = other.columns[col].type
+        if join.how == "left" and spec.is_clean_partitioned(join.table) and not spec.is_clean_partitioned(agg.source):
+            yield (*base, "join", j, "table"), "an unpartitioned table cannot join a partitioned one"
+
+    def column_issue(col: str) -> str | None:
+        if col in types or open_columns:
+            return None
+        return _known(col, set(types), "column")
+
+    for i, col in enumerate(agg.group_by):
+        if (msg := column_issue(col)) is not None:
+            yield (*base, "group_by", i), msg
+
+    if agg.window is not None:
+        if (msg := column_issue(agg.window.column)) is not None:
+            yield (*base, "window", "column"), msg
+        elif agg.window.column in types and types[agg.window.column] not in TIME_TYPES:
+            yield (*base, "window", "column"), f"window column {agg.window.column!r} is {types[agg.window.column]}; expected date or datetime"
+
+    for metric_name, metric in agg.parsed_metrics.items():
+        if metric.column is None:
+            continue
+        if (msg := column_issue(metric.column)) is not None:
+            yield (*base, "metrics", metric_name), msg
+        elif metric.function in {"sum", "mean", "median", "std"} and metric.column in types and types[metric.column] not in NUMERIC_TYPES:
+            yield (*base, "metrics", metric_name), f"{metric.function} needs a numeric column; {metric.column!r} is {types[metric.column]}"
+        if metric_name in agg.group_by:
+            yield (*base, "metrics", metric_name), f"metric name {metric_name!r} collides with a group_by column"
+
+    known_names = set(agg.metrics) | set(agg.group_by)
+    for i, cond in enumerate(agg.parsed_having):
+        if cond.name not in known_names:
+            yield (*base, "having", i), _known(cond.name, known_names, "metric or group_by column") or ""
+
+    if agg.partitioned:
+        if not spec.is_clean_partitioned(agg.source):
+            yield (*base, "partitioned"), f"{agg.source!r} is not partitioned, so the aggregate cannot keep its partitions"
+        elif spec.partitions is not None and agg.window is not None:
+            if agg.window.rolling is not None:
+                yield (*base, "window", "rolling"), "rolling windows need earlier partitions; use them on an unpartitioned aggregate"
+            if _GRANULARITY_RANK[agg.window.every] > _GRANULARITY_RANK[spec.partitions.type]:
+                yield (*base, "window", "every"), (
+                    f"a {agg.window.every} window is wider than the {spec.partitions.type} partitions; "
+                    "make the aggregate unpartitioned or the window narrower"
+                )
