@@ -1,0 +1,50 @@
+"""Parquet files: read with pyarrow, native column types kept.
+
+The only format whose raw layer is typed: Parquet already carries a schema, so there is no
+text to preserve. ``_source_row`` is the row's position in the file (1-based). A gzip- or
+zip-wrapped file is decompressed in memory first (Parquet needs random access).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl_assets.lib.paths import is_local
+from etl_assets.lib.sources.files import (
+    PARSE_ERROR_COLUMN,
+    SOURCE_FILE_COLUMN,
+    SOURCE_ROW_COLUMN,
+    SourceFile,
+    arrow_to_pandas,
+    check_reserved,
+    with_lineage,
+)
+from etl_assets.lib.spec import PARTITION_COLUMN, SourceSpec
+
+__all__ = ["read_parquet_file"]
+
+_RESERVED = (SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARSE_ERROR_COLUMN, PARTITION_COLUMN)
+
+
+def _read_table(file: SourceFile) -> pa.Table:
+    if file.compression == "none":
+        if is_local(file.path):
+            return pq.read_table(file.path.path)
+        return pq.read_table(file.path.path, filesystem=file.path.fs)
+    return pq.read_table(pa.BufferReader(file.read_bytes()))
+
+
+def read_parquet_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
+    del spec  # Parquet needs no options: the file carries its schema
+    try:
+        table = _read_table(file)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise file.read_error(f"cannot read as Parquet: {error}") from None
+    # Columns only: a pandas index stored in the file's metadata would otherwise become the
+    # frame's index and be lost when frames are concatenated.
+    table = table.replace_schema_metadata(None)
+    check_reserved(file, table.column_names, _RESERVED)
+    frame: pd.DataFrame = arrow_to_pandas(with_lineage(table, file.label))
+    return frame

@@ -1,0 +1,58 @@
+"""Helpers for source tests: write real files under a temporary data root, build specs."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_assets.lib.spec import SourceSpec
+
+Writer = Callable[[str, bytes | str], Path]
+
+
+def make_spec(**fields: Any) -> SourceSpec:
+    """A SourceSpec from YAML-like fields (``json`` for JSON options, as in a pipeline file)."""
+    return SourceSpec.model_validate(fields)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    return data
+
+
+@pytest.fixture
+def write(root: Path) -> Writer:
+    """Write ``content`` at ``relative`` under the data root (text is written as UTF-8)."""
+
+    def _write(relative: str, content: bytes | str) -> Path:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        if relative.endswith(".gz"):
+            data = gzip.compress(data)
+        path.write_bytes(data)
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def write_zip(root: Path) -> Callable[[str, dict[str, str]], Path]:
+    """A zip archive at ``relative`` with the given members, in the given order."""
+
+    def _write(relative: str, members: dict[str, str]) -> Path:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, text in members.items():
+                archive.writestr(name, text)
+        return path
+
+    return _write
