@@ -38,7 +38,8 @@ def describe(defs: Definitions) -> dict[str, object]:
         "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
         "schedules": {s.name: s.cron_schedule for s in repo.schedule_defs},
         "sensors": {
-            s.name: sorted(k.to_user_string() for k in s.asset_selection.resolve(graph)) for s in repo.sensor_defs
+            s.name: sorted(k.to_user_string() for t in s.targets for k in t.resolvable_to_job.selection.resolve(graph))
+            for s in repo.sensor_defs
         },
     }
 

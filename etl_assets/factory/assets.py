@@ -1,11 +1,11 @@
 """Assets generated from a pipeline spec: raw sources, clean tables (+ rejected), aggregates.
+# No `from __future__ import annotations` here: Dagster reads these annotations at definition time.
 
 Each builder returns one ordinary Dagster ``AssetsDefinition`` that calls the same library
 functions a user would call from a hand-written ``@asset`` (``etl_assets.lib``); this module
 only wires keys, partitions, IO managers, metadata and checks.
 """
 
-from __future__ import annotations
 
 import time
 from typing import Any

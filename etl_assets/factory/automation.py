@@ -1,6 +1,5 @@
 """Jobs, schedules and landing-folder sensors of a pipeline."""
 
-from __future__ import annotations
 
 import json
 import re
@@ -19,11 +18,12 @@ from dagster import (
     SensorResult,
     SkipReason,
     TimeWindowPartitionsDefinition,
-    UnresolvedAssetJobDefinition,
     define_asset_job,
     schedule,
     sensor,
 )
+
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from etl_assets.factory.graph import sensor_targets
 from etl_assets.lib.resources import SourceFiles
@@ -42,7 +42,6 @@ def build_pipeline_job(spec: PipelineSpec, partitions_def: TimeWindowPartitionsD
     return define_asset_job(
         name=pipeline_job_name(spec),
         selection=AssetSelection.groups(spec.pipeline),
-        partitions_def=partitions_def,
         description=spec.description or f"All assets of pipeline {spec.pipeline}",
     )
 
@@ -68,10 +67,10 @@ def build_schedule(
     def pipeline_schedule(context: ScheduleEvaluationContext):
         if partitions_def is None:
             return RunRequest()
-        key = partitions_def.get_last_partition_key(current_time=context.scheduled_execution_time)
-        if key is None:
+        complete = partitions_def.get_partition_keys(current_time=context.scheduled_execution_time)
+        if not complete:
             return SkipReason("no complete partition yet at this tick")
-        return RunRequest(partition_key=key)
+        return RunRequest(partition_key=complete[-1])
 
     return pipeline_schedule
 

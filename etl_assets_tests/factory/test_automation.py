@@ -22,8 +22,14 @@ def defs(tmp_path: Path, shop_spec_text: str):
     return build_definitions([parse_spec(shop_spec_text)], tmp_path, tmp_path / "warehouse")
 
 
+def sensor_target_keys(defs, name: str) -> set:
+    sensor_def = defs.resolve_sensor_def(name)
+    (target,) = sensor_def.targets
+    return set(target.resolvable_to_job.selection.resolve(defs.resolve_asset_graph()))
+
+
 def evaluate(defs, name: str, root: Path, cursor: str | None) -> SensorResult:
-    sensor_def = defs.get_sensor_def(name)
+    sensor_def = defs.resolve_sensor_def(name)
     with DagsterInstance.ephemeral() as instance:
         context = build_sensor_context(cursor=cursor, instance=instance, resources={"source_files": SourceFiles(root=str(root))})
         result = sensor_def(context)
@@ -63,8 +69,7 @@ def test_unpartitioned_sensor_targets_only_unpartitioned_assets(defs, tmp_path: 
     write_customers(tmp_path)
     result = evaluate(defs, "shop_customers_landing", tmp_path, None)
     assert len(result.run_requests) == 1 and result.run_requests[0].partition_key is None
-    sensor_def = defs.get_sensor_def("shop_customers_landing")
-    targeted = {key.to_user_string() for key in sensor_def.asset_selection.resolve(defs.resolve_asset_graph())}
+    targeted = {key.to_user_string() for key in sensor_target_keys(defs, "shop_customers_landing")}
     assert targeted == {"shop/raw/customers", "shop/clean/customers", "shop/rejected/customers"}
 
 
@@ -73,9 +78,13 @@ def test_missing_landing_folder_is_not_an_error(defs, tmp_path: Path) -> None:
 
 
 def test_schedule_requests_latest_complete_partition(defs) -> None:
-    schedule_def = defs.get_schedule_def("shop_schedule")
+    schedule_def = defs.resolve_schedule_def("shop_schedule")
     assert schedule_def.cron_schedule == "0 6 * * *"
     with DagsterInstance.ephemeral() as instance:
-        context = build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2024, 1, 5, 6, tzinfo=dt.UTC))
+        context = build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=dt.datetime(2024, 1, 5, 6, tzinfo=dt.UTC),
+            repository_def=defs.get_repository_def(),
+        )
         requests = list(schedule_def.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2024-01-04"]

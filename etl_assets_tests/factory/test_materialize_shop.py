@@ -101,5 +101,8 @@ def test_missing_partition_file_fails_naming_it(tmp_path: Path, shop_spec_text: 
         result = job.execute_in_process(instance=instance, partition_key="2024-01-05", raise_on_error=False)
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
-    message = failures[0].step_failure_data.error.message  # type: ignore[union-attr]
-    assert "landing/orders/2024-01-05.csv" in message
+    error, messages = failures[0].step_failure_data.error, []  # type: ignore[union-attr]
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    assert any("landing/orders/2024-01-05.csv" in m and "2024-01-05" in m for m in messages), messages

@@ -265,7 +265,7 @@ def _read_table(
         delimiter=options.delimiter,
         quote_char=options.quote_char,
         double_quote=True,
-        newlines_in_values=True,
+        newlines_in_values=options.multiline_values,
         invalid_row_handler=on_invalid_row,
     )
     convert_options = pacsv.ConvertOptions(

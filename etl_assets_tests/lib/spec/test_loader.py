@@ -168,6 +168,8 @@ def test_yaml_on_key_is_not_a_boolean() -> None:
         ({"sources__customers__path": "landing/{partition}.jsonl"}, "sources.customers", "not partitioned"),
         ({"sources__orders__path": "landing/orders.csv"}, "sources.orders", "needs '{partition}'"),
         ({"sources__orders__csv": {"header": False}}, "sources.orders.csv", "column_names is required"),
+        ({"sources__orders__csv": {"header": False, "column_names": ["a", "a"]}}, "sources.orders.csv.column_names", "repeats a"),
+        ({"sources__orders__csv": {"header": False, "column_names": ["a", " "]}}, "sources.orders.csv.column_names", "empty names"),
         ({"sources__orders__encoding": "klingon"}, "sources.orders.encoding", "unknown encoding"),
         ({"sources__orders__csv": {"delimiter": ";;"}}, "sources.orders.csv.delimiter", "at most 1 character"),
         ({"clean__orders__columns__amount__scale": None}, "clean.orders.columns.amount", "needs precision and scale"),

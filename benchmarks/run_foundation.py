@@ -1,0 +1,258 @@
+"""Foundation benchmarks: every figure is a ratio against a baseline measured in the same run.
+
+    make bench                      # or: .venv/bin/python benchmarks/run_foundation.py [--rows N] [--skip-demo]
+
+Each case runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own. Results are printed
+as a table and written to benchmarks/results/foundation.json.
+
+Cases (baseline vs ours, same input file):
+- csv_to_parquet: pyarrow csv.read_csv + parquet.write_table  vs  read_source + ParquetIOManager
+- jsonl_write:    pandas to_json(orient="records", lines=True) vs  the JSON Lines IO manager's writer
+- clean_agg:      DuckDB, one SQL query on the CSV             vs  read_source + clean_table + aggregate
+- dagster_run:    fixed cost of one `dagster asset materialize` of a trivial asset (no baseline)
+- demo_year:      `etl-assets demo`, the full 2013 flights year (no baseline)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+KEYS = ["event_id"]
+CLEAN_SPEC = {
+    "from": "events",
+    "columns": {
+        "event_id": {"type": "int", "required": True},
+        "user_id": {"type": "int", "required": True},
+        "country": {"type": "string"},
+        "device": {"type": "category"},
+        "amount": {"type": "float"},
+        "quantity": {"type": "int"},
+        "discount": {"type": "float"},
+        "is_member": {"type": "bool"},
+        "event_time": {"type": "datetime", "timezone": "UTC"},
+        "event_date": {"type": "date"},
+        "category": {"type": "category"},
+        "comment": {"type": "string"},
+    },
+    "dedup": {"keys": KEYS, "keep": "first"},
+}
+AGG_SPEC = {
+    "from": "events",
+    "group_by": ["country", "device"],
+    "metrics": {"events": "count()", "revenue": "sum(amount)", "mean_amount": "mean(amount)", "users": "nunique(user_id)", "max_qty": "max(quantity)"},
+}
+DUCKDB_SQL = """
+WITH typed AS (
+  SELECT * FROM read_csv('{path}', header=true, all_varchar=false, nullstr='',
+    columns={{'event_id':'BIGINT','user_id':'BIGINT','country':'VARCHAR','device':'VARCHAR','amount':'DOUBLE',
+              'quantity':'BIGINT','discount':'DOUBLE','is_member':'BOOLEAN','event_time':'TIMESTAMPTZ',
+              'event_date':'DATE','category':'VARCHAR','comment':'VARCHAR'}})
+), kept AS (
+  SELECT * FROM typed WHERE event_id IS NOT NULL AND user_id IS NOT NULL
+  QUALIFY row_number() OVER (PARTITION BY event_id) = 1
+)
+SELECT country, device, count(*) AS events, sum(amount) AS revenue, avg(amount) AS mean_amount,
+       count(DISTINCT user_id) AS users, max(quantity) AS max_qty
+FROM kept GROUP BY country, device ORDER BY country, device
+"""
+
+
+def _csv_source_spec():
+    from etl_assets.lib.spec import SourceSpec
+
+    return SourceSpec.model_validate({"format": "csv", "path": "events.csv"})
+
+
+def _write_with_io_manager(fmt: str, frame, out_dir: Path) -> None:
+    from dagster import build_output_context
+
+    from etl_assets.lib.io import io_manager_for
+
+    manager = io_manager_for(fmt, str(out_dir)).create_io_manager(None) if hasattr(io_manager_for(fmt, str(out_dir)), "create_io_manager") else io_manager_for(fmt, str(out_dir))
+    context = build_output_context(asset_key=["bench", fmt])
+    manager.handle_output(context, frame)
+
+
+# ----------------------------------------------------------------------------- cases
+
+
+def case_csv_to_parquet_baseline(csv: Path, out: Path) -> dict:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    table = pacsv.read_csv(csv)
+    pq.write_table(table, out / "baseline.parquet")
+    return {"seconds": time.perf_counter() - started, "rows": table.num_rows}
+
+
+def case_csv_to_parquet_ours(csv: Path, out: Path) -> dict:
+    from etl_assets.lib.sources import read_source
+
+    started = time.perf_counter()
+    frame = read_source(_csv_source_spec(), csv.parent, name="events")
+    _write_with_io_manager("parquet", frame, out)
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def _typed_frame(csv: Path):
+    from etl_assets.lib.sources import read_source
+    from etl_assets.lib.spec import CleanSpec
+    from etl_assets.lib.transforms import clean_table
+
+    raw = read_source(_csv_source_spec(), csv.parent, name="events")
+    return clean_table(raw, CleanSpec.model_validate(CLEAN_SPEC), table="events").clean
+
+
+def case_jsonl_baseline(csv: Path, out: Path) -> dict:
+    frame = _typed_frame(csv)
+    started = time.perf_counter()
+    frame.to_json(out / "baseline.jsonl", orient="records", lines=True, date_format="iso")
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def case_jsonl_ours(csv: Path, out: Path) -> dict:
+    frame = _typed_frame(csv)
+    started = time.perf_counter()
+    _write_with_io_manager("jsonl", frame, out)
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def case_clean_agg_baseline(csv: Path, out: Path) -> dict:
+    import duckdb
+
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    connection.execute("SET threads TO 2")
+    rows = connection.execute(DUCKDB_SQL.format(path=csv)).fetchall()
+    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
+
+
+def case_clean_agg_ours(csv: Path, out: Path) -> dict:
+    from etl_assets.lib.sources import read_source
+    from etl_assets.lib.spec import AggregateSpec, CleanSpec
+    from etl_assets.lib.transforms import aggregate, clean_table
+
+    started = time.perf_counter()
+    raw = read_source(_csv_source_spec(), csv.parent, name="events")
+    cleaned = clean_table(raw, CleanSpec.model_validate(CLEAN_SPEC), table="events")
+    result = aggregate(cleaned.clean, AggregateSpec.model_validate(AGG_SPEC))
+    return {"seconds": time.perf_counter() - started, "rows": len(result.frame), "clean_rows": cleaned.stats.rows_out}
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def run_case(name: str, csv: Path) -> dict:
+    """Run one case in a fresh interpreter; return its result plus peak RSS in MiB."""
+    with tempfile.TemporaryDirectory(dir=WORK) as out:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--case", name, "--csv", str(csv), "--out", out],
+            capture_output=True, text=True, check=False, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"case {name} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def timed_command(args: list[str], env: dict[str, str]) -> dict:
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(args, capture_output=True, text=True, check=False, env={**os.environ, **env})
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": seconds, "peak_mib": round(max(peak, before) / 1024, 1)}
+
+
+TRIVIAL_ASSET = """
+from dagster import asset
+
+@asset
+def trivial() -> int:
+    return 1
+"""
+
+
+def dagster_fixed_cost() -> dict:
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        module = Path(tmp) / "trivial_defs.py"
+        module.write_text(TRIVIAL_ASSET)
+        runs = [timed_command([str(bindir / "dagster"), "asset", "materialize", "-f", str(module), "--select", "trivial"], {"DAGSTER_HOME": tmp}) for _ in range(3)]
+    return {"seconds": min(r["seconds"] for r in runs), "all_seconds": [round(r["seconds"], 2) for r in runs], "peak_mib": max(r["peak_mib"] for r in runs)}
+
+
+def demo_year() -> dict:
+    bindir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        return timed_command(
+            [str(bindir / "etl-assets"), "demo", "--data-root", f"{tmp}/data", "--dagster-home", f"{tmp}/home"], {}
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case")
+    parser.add_argument("--csv")
+    parser.add_argument("--out")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-demo", action="store_true")
+    args = parser.parse_args()
+
+    if args.case:  # child process
+        result = CASES[args.case](Path(args.csv), Path(args.out))
+        result["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(result))
+        return
+
+    from datagen import write_csv
+
+    WORK.mkdir(exist_ok=True)
+    csv = write_csv(WORK / f"events_{args.rows}.csv" if args.rows != 1_000_000 else WORK / "events.csv", args.rows)
+    # read_source wants the file name from the spec ("events.csv") under the root
+    if csv.name != "events.csv":
+        target_dir = WORK / f"rows_{args.rows}"
+        target_dir.mkdir(exist_ok=True)
+        link = target_dir / "events.csv"
+        if not link.exists():
+            link.symlink_to(csv)
+        csv = link
+
+    report: dict[str, dict] = {}
+    print(f"input: {csv} ({csv.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows)\n")
+    print(f"{'case':16s} {'baseline s':>10s} {'ours s':>8s} {'ratio':>7s} {'base MiB':>9s} {'ours MiB':>9s}")
+    for pair in ("csv_to_parquet", "jsonl", "clean_agg"):
+        base = run_case(f"{pair}_baseline", csv)
+        ours = run_case(f"{pair}_ours", csv)
+        ratio = base["seconds"] / ours["seconds"]
+        report[pair] = {"baseline": base, "ours": ours, "speed_ratio_vs_baseline": round(ratio, 3)}
+        print(f"{pair:16s} {base['seconds']:10.2f} {ours['seconds']:8.2f} {ratio:6.2f}x {base['peak_mib']:9.0f} {ours['peak_mib']:9.0f}")
+    fixed = dagster_fixed_cost()
+    report["dagster_run_fixed_cost"] = fixed
+    print(f"\ndagster CLI materialize of a trivial asset: {fixed['seconds']:.2f} s (best of 3: {fixed['all_seconds']}), peak {fixed['peak_mib']} MiB")
+    if not args.skip_demo:
+        demo = demo_year()
+        report["demo_year"] = demo
+        print(f"full-year flights demo (etl-assets demo, cold data root): {demo['seconds']:.1f} s, peak {demo['peak_mib']} MiB")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "foundation.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
