@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    from dagster import BetaWarning
+
+    # single-run backfill policies are "beta" in Dagster 1.13; the warning is noise for users here
+    warnings.filterwarnings("ignore", category=BetaWarning)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -12,7 +12,12 @@ from pathlib import Path
 from dagster import AssetsDefinition, Definitions
 
 from etl_assets.factory.assets import build_aggregate_asset, build_clean_asset, build_raw_asset
-from etl_assets.factory.automation import build_landing_sensor, build_pipeline_job, build_schedule, pipeline_job_name
+from etl_assets.factory.automation import (
+    build_landing_sensor,
+    build_pipeline_job,
+    build_schedule,
+    pipeline_job_name,
+)
 from etl_assets.factory.partitions import partitions_definition
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.resources import SourceFiles

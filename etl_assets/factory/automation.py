@@ -22,7 +22,6 @@ from dagster import (
     schedule,
     sensor,
 )
-
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from etl_assets.factory.graph import sensor_targets

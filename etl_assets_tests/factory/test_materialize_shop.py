@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib.spec import parse_spec

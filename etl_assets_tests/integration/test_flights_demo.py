@@ -5,13 +5,14 @@ Expectations are computed independently from the package's own CSV with plain pa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from etl_assets.demo.nycflights import land_nycflights, package_data_dir
 from etl_assets.factory import build_definitions

@@ -41,6 +41,8 @@ __all__ = [
     "WindowSpec",
     "load_spec",
     "load_specs",
+    "parse_condition",
+    "parse_metric",
     "parse_spec",
     "spec_files",
 ]

@@ -39,7 +39,7 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
                 if (msg := _known(key, set(clean.columns), "column")) is not None:
                     yield ("clean", name, "dedup", "keys", i), msg
 
-    for name, agg in spec.aggregates.items():
+    for name in spec.aggregates:
         yield from _check_aggregate(spec, name)
 
 

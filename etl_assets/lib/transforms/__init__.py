@@ -3,7 +3,12 @@
 from etl_assets.lib.transforms.aggregate import AggregateError, aggregate
 from etl_assets.lib.transforms.clean import CleanError, clean_table
 from etl_assets.lib.transforms.dedup import DedupResult, exact_dedup
-from etl_assets.lib.transforms.results import AggregateResult, AggregateStats, CleanResult, CleanStats
+from etl_assets.lib.transforms.results import (
+    AggregateResult,
+    AggregateStats,
+    CleanResult,
+    CleanStats,
+)
 
 __all__ = [
     "AggregateError",
