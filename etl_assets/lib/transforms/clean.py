@@ -44,7 +44,7 @@ def _check_columns(raw: pd.DataFrame, spec: CleanSpec, table: str) -> None:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    text = repr(value if isinstance(value, str) else str(value))
     return text if len(text) <= MAX_VALUE_IN_REASON else text[: MAX_VALUE_IN_REASON - 3] + "...'"
 
 

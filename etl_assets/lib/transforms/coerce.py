@@ -132,8 +132,9 @@ def parse_category(values: pd.Series, spec: ColumnSpec) -> Coerced:
     strings = pd.Series(text.to_pandas(), index=values.index).astype("str").where(_present(text), None)
     if spec.categories is None:
         return Coerced(strings.astype("category"), np.zeros(len(values), dtype=bool), "a category")
-    result = strings.astype(pd.CategoricalDtype(spec.categories))
-    failed = strings.notna().to_numpy() & result.isna().to_numpy()
+    allowed = strings.isin(spec.categories).to_numpy()
+    failed = strings.notna().to_numpy() & ~allowed
+    result = strings.where(allowed, None).astype(pd.CategoricalDtype(spec.categories))
     return Coerced(result, failed, f"one of {', '.join(spec.categories)}")
 
 

@@ -34,7 +34,7 @@ def period_start(values: pd.Series, window: WindowSpec) -> pd.Series:
     if window.every == "day":
         start = wall.dt.normalize()
     elif window.every == "week":  # weeks start on Monday
-        start = wall.dt.normalize() - pd.to_timedelta(wall.dt.weekday, unit="D")
+        start = wall.dt.normalize() - pd.to_timedelta(wall.dt.day_of_week, unit="D")
     else:
         start = wall.dt.to_period("M").dt.to_timestamp().dt.as_unit(wall.dt.unit)
     if tz is not None:

@@ -15,8 +15,10 @@ from dagster import (
     asset,
     materialize,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from upath import UPath
 
 from etl_assets.lib.io import FORMATS, io_manager_for
