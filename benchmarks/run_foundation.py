@@ -82,7 +82,7 @@ def _write_with_io_manager(fmt: str, frame, out_dir: Path) -> None:
 
     from etl_assets.lib.io import io_manager_for
 
-    manager = io_manager_for(fmt, str(out_dir)).create_io_manager(None) if hasattr(io_manager_for(fmt, str(out_dir)), "create_io_manager") else io_manager_for(fmt, str(out_dir))
+    manager = io_manager_for(fmt, str(out_dir)).create_io_manager(None)
     context = build_output_context(asset_key=["bench", fmt])
     manager.handle_output(context, frame)
 

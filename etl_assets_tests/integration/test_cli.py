@@ -37,6 +37,12 @@ def test_dagster_definitions_validate(tmp_path: Path) -> None:
     assert "Validation successful" in result.stdout + result.stderr
 
 
+def test_dg_check_defs(tmp_path: Path) -> None:
+    result = run([str(BIN / "dg"), "check", "defs"], env={"ETL_ASSETS_DATA_ROOT": str(tmp_path), "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(BIN.parent)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
 def test_dagster_cli_materializes_one_partition(tmp_path: Path) -> None:
     land_nycflights(tmp_path)
     home = tmp_path / "home"

@@ -98,10 +98,15 @@ class FrameIOManager(UPathIOManager):
         }
         if context.has_asset_partitions:
             written = 0
-            for key, part in self._split_partitions(context, obj).items():
+            parts = self._split_partitions(context, obj)
+            for key, part in parts.items():
                 written += self._write_atomically(part, self._partition_path(context, key))
             folder = self._get_path_without_extension(context)
-            metadata |= {"path": MetadataValue.path(str(folder)), "partitions_written": len(context.asset_partition_keys)}
+            metadata |= {"path": MetadataValue.path(str(folder)), "partitions_written": len(parts)}
+            if len(parts) > 1:
+                # Dagster attaches one output's metadata to every partition it covers, so the
+                # row count above is the run's total; this says how it splits.
+                metadata["rows_by_partition"] = MetadataValue.json({key: len(part) for key, part in parts.items()})
         else:
             path = self._get_path(context)
             written = self._write_atomically(obj, path)
