@@ -51,15 +51,27 @@ class FrameFormat(Protocol):
         ...
 
 
+def _local(path: UPath) -> str | None:
+    """A plain file name for local paths: Arrow's native file IO beats a Python file object."""
+    return path.path if path.protocol in ("", "file", "local") else None
+
+
 @dataclass(frozen=True)
 class ParquetFormat:
     extension: str = ".parquet"
 
     def write(self, frame: pd.DataFrame, path: UPath) -> None:
+        local = _local(path)
+        if local is not None:
+            pq.write_table(to_arrow(frame), local, compression="snappy")
+            return
         with path.open("wb") as sink:
             pq.write_table(to_arrow(frame), sink, compression="snappy")
 
     def read(self, path: UPath) -> pd.DataFrame:
+        local = _local(path)
+        if local is not None:
+            return to_pandas(pq.read_table(local))
         with path.open("rb") as source:
             return to_pandas(pq.read_table(source))
 

@@ -156,7 +156,7 @@ def _rejected_frame(raw: pd.DataFrame, spec: CleanSpec, problems: _Problems, pos
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype("Int64")
     for name, column_spec in spec.columns.items():
         values = subset[column_spec.source or name]
-        frame[name] = pd.array([None if pd.isna(v) else str(v) for v in values.tolist()], dtype="str")
+        frame[name] = pd.array(values.astype("str").where(values.notna().to_numpy(), None).to_numpy(), dtype="str")
     if PARTITION_COLUMN in raw.columns:
         frame[PARTITION_COLUMN] = pd.array(subset[PARTITION_COLUMN].astype("str").tolist(), dtype="str")
     return frame

@@ -50,6 +50,10 @@ def parse_int(values: pd.Series, spec: ColumnSpec) -> Coerced:
         result = as_float.where(ok).astype("Int64")
         return Coerced(result, ~ok & values.notna().to_numpy(), "an int")
     text = prepare_text(as_arrow_text(values), spec, normalise=False)
+    fast = _try_cast(text, pa.int64())
+    if fast is not None:  # every value is a plain integer: the common case, one kernel
+        result = pd.Series(fast.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index, dtype="Int64")
+        return Coerced(result, np.zeros(len(values), dtype=bool), "an int")
     matches = _mask(pc.match_substring_regex(text, _INT_RE))
     digits = pc.replace_substring_regex(text, r"\.0*$", "")
     candidate = pc.if_else(pa.array(matches), digits, pa.scalar(None, digits.type))
@@ -60,6 +64,14 @@ def parse_int(values: pd.Series, spec: ColumnSpec) -> Coerced:
     result = pd.Series(parsed.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index, dtype="Int64")
     failed = _present(text) & result.isna().to_numpy()
     return Coerced(result, failed, "an int")
+
+
+def _try_cast(text: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """Arrow's cast when every value parses; None when any does not (then the slow path finds which)."""
+    try:
+        return text.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _int_or_none(text: str | None) -> int | None:
@@ -74,6 +86,10 @@ def parse_float(values: pd.Series, spec: ColumnSpec) -> Coerced:
         result = pd.to_numeric(values, errors="coerce").astype("float64")
         return Coerced(result, np.zeros(len(values), dtype=bool), "a number")
     text = prepare_text(as_arrow_text(values), spec, normalise=False)
+    fast = _try_cast(text, pa.float64())
+    if fast is not None:
+        parsed = pd.Series(fast.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
+        return Coerced(parsed, np.zeros(len(values), dtype=bool), "a number")
     present = _present(text)
     parsed = pd.to_numeric(pd.Series(text.to_pandas(), index=values.index), errors="coerce").astype("float64")
     failed = present & parsed.isna().to_numpy()
@@ -142,6 +158,12 @@ def _datetimes(values: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarr
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values, np.zeros(len(values), dtype=bool)
     text = prepare_text(as_arrow_text(values), spec, normalise=False)
+    if spec.format is None:
+        # ISO 8601 with a zone designator on every value ("...Z", "+01:00"): one Arrow cast.
+        fast = _try_cast(text, pa.timestamp("us", tz="UTC"))
+        if fast is not None:
+            stamps = pd.Series(fast.to_pandas(), index=values.index)
+            return stamps, np.zeros(len(values), dtype=bool)
     present = _present(text)
     strings = pd.Series(text.to_pandas(), index=values.index).astype("str").where(present, None)
     fmt = spec.format or "ISO8601"
@@ -165,6 +187,11 @@ def parse_datetime(values: pd.Series, spec: ColumnSpec) -> Coerced:
 
 
 def parse_date(values: pd.Series, spec: ColumnSpec) -> Coerced:
+    if spec.format is None and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        fast = _try_cast(prepare_text(as_arrow_text(values), spec, normalise=False), pa.date32())
+        if fast is not None:
+            result = pd.Series(fast, index=values.index, dtype=pd.ArrowDtype(pa.date32()))
+            return Coerced(result, np.zeros(len(values), dtype=bool), "a date (ISO 8601)")
     parsed, failed = _datetimes(values, spec)
     if parsed.dt.tz is not None:
         parsed = parsed.dt.tz_localize(None)

@@ -175,3 +175,15 @@ def test_conservation_holds_on_random_dirty_frames() -> None:
         assert stats.conserved(), stats
         assert len(result.clean) == stats.rows_out and len(result.rejected) == stats.rows_rejected
         assert set(result.rejected["_source_row"]).isdisjoint(set()) and result.clean["k"].notna().all()
+
+
+def test_exact_dedup_points_removed_rows_at_the_kept_row() -> None:
+    from etl_assets.lib.transforms import exact_dedup
+
+    frame = pd.DataFrame({"k": [1, 2, 1, 1], "v": ["a", "b", "c", "d"]}, index=[10, 11, 12, 13])
+    first = exact_dedup(frame, ["k"], "first", with_kept_index=True)
+    assert first.kept["v"].tolist() == ["a", "b"] and first.removed["v"].tolist() == ["c", "d"]
+    assert list(first.kept_index) == [10, 10]
+    last = exact_dedup(frame, ["k"], "last", with_kept_index=True)
+    assert last.kept["v"].tolist() == ["b", "d"] and list(last.kept_index) == [13, 13]
+    assert exact_dedup(frame, ["k"]).kept_index is None
