@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -165,15 +164,21 @@ CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case
 
 
 def run_case(name: str, csv: Path) -> dict:
-    """Run one case in a fresh interpreter; return its result plus peak RSS in MiB."""
+    """Run one case in a fresh interpreter; return its result plus peak RSS in MiB.
+
+    Peak RSS comes from GNU time, not from the child's own getrusage: Linux keeps ru_maxrss
+    across exec, so a child forked from this (large) parent would report the parent's peak.
+    """
     with tempfile.TemporaryDirectory(dir=WORK) as out:
         proc = subprocess.run(
-            [sys.executable, __file__, "--case", name, "--csv", str(csv), "--out", out],
+            ["/usr/bin/time", "-f", "%M", sys.executable, __file__, "--case", name, "--csv", str(csv), "--out", out],
             capture_output=True, text=True, check=False, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
         )
     if proc.returncode != 0:
         raise RuntimeError(f"case {name} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["peak_mib"] = round(int(proc.stderr.strip().splitlines()[-1]) / 1024, 1)
+    return result
 
 
 def timed_command(args: list[str], env: dict[str, str]) -> dict:
@@ -223,9 +228,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.case:  # child process
-        result = CASES[args.case](Path(args.csv), Path(args.out))
-        result["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        print(json.dumps(result))
+        print(json.dumps(CASES[args.case](Path(args.csv), Path(args.out))))
         return
 
     from datagen import write_csv
