@@ -1,8 +1,15 @@
-"""Transforms: clean (types, null policies, rejects, dedup) and aggregate (group-by, windows, joins)."""
+"""Transforms: clean (types, null policies, rejects, dedup) and aggregate (group-by, windows, joins).
 
-from etl_assets.lib.transforms.aggregate import AggregateError, aggregate
-from etl_assets.lib.transforms.clean import CleanError, clean_table
-from etl_assets.lib.transforms.dedup import DedupResult, exact_dedup
+Public API: :func:`clean_table` -> :class:`CleanResult` (clean frame, rejected frame,
+:class:`CleanStats`); :func:`aggregate` -> :class:`AggregateResult`; :func:`exact_dedup` /
+:func:`find_duplicates` for deduplication outside a clean table.
+"""
+
+from etl_assets.lib.transforms.aggregate import WINDOW_END, WINDOW_START, aggregate
+from etl_assets.lib.transforms.clean import clean_table
+from etl_assets.lib.transforms.dedup import DedupResult, Duplicates, exact_dedup, find_duplicates
+from etl_assets.lib.transforms.errors import AggregateError, CleanError
+from etl_assets.lib.transforms.rejects import REASON, REASON_KIND
 from etl_assets.lib.transforms.results import (
     AggregateResult,
     AggregateStats,
@@ -11,6 +18,10 @@ from etl_assets.lib.transforms.results import (
 )
 
 __all__ = [
+    "REASON",
+    "REASON_KIND",
+    "WINDOW_END",
+    "WINDOW_START",
     "AggregateError",
     "AggregateResult",
     "AggregateStats",
@@ -18,7 +29,9 @@ __all__ = [
     "CleanResult",
     "CleanStats",
     "DedupResult",
+    "Duplicates",
     "aggregate",
     "clean_table",
     "exact_dedup",
+    "find_duplicates",
 ]

@@ -1,126 +1,216 @@
-"""Group-by aggregates with joins, time windows (tumbling and rolling) and ``having``."""
+"""Group-by aggregates with joins, time windows (tumbling and rolling) and ``having``.
+
+Output columns: the ``group_by`` columns, then ``window_start`` (and ``window_end`` for rolling
+windows) when there is a window, then the metrics in declared order, then ``_partition`` for a
+partitioned aggregate whose input carries it (the partition is an implicit first group key).
+Rows are sorted by ``_partition``, the group keys, then ``window_start``: the output of the same
+input is always the same frame.
+
+Semantics worth knowing:
+
+* Null group keys form their own group (as SQL ``GROUP BY``); categorical keys only produce the
+  groups that occur (no cartesian product of categories) and keep their categorical dtype.
+* ``count()`` counts rows, ``count(c)`` non-null values, ``null_count(c)`` nulls; these and
+  ``nunique`` (nulls not counted) are int64. ``sum`` of an all-null group is null (as in SQL),
+  not 0. ``mean``, ``median`` and ``std`` (sample, ddof=1: null for a single value) are float64.
+  ``min``/``max``/``first``/``last`` keep the column's dtype; ``first``/``last`` are the first and
+  last non-null values in input order; ``min``/``max`` of a category compare its text.
+* A rolling window of N periods gives, for each period p in which the group has at least one row,
+  the metrics over all its rows in periods p-N+1 ... p, with ``window_start`` the start of period
+  p-N+1 and ``window_end`` the (exclusive) end of period p. Periods without rows of the group get
+  no output row (a trailing window is not extrapolated into days with no data). Every metric is
+  exact: each row is replicated into the N windows it belongs to before grouping.
+* Rows whose window column is null form one group with null window bounds.
+"""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from etl_assets.lib.spec import PARTITION_COLUMN, AggregateSpec, JoinSpec, Metric
+from etl_assets.lib.spec import PARTITION_COLUMN, AggregateSpec, Metric
+from etl_assets.lib.transforms.errors import AggregateError
+from etl_assets.lib.transforms.joins import join_table
 from etl_assets.lib.transforms.results import AggregateResult, AggregateStats
-from etl_assets.lib.transforms.windows import period_start, shift_periods
+from etl_assets.lib.transforms.windows import Periods, periods
 
 WINDOW_START, WINDOW_END = "window_start", "window_end"
-_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+_PERIOD, _OWN_PERIOD, _ALL = "__period", "__own_period", "__all"
+_NUMERIC_ONLY = {"sum", "mean", "median", "std"}
+_FLOAT_RESULTS = {"mean", "median", "std"}
+_COUNTS = {"count", "null_count", "nunique"}
+_OPS: dict[str, Callable[[pd.Series, float], pd.Series]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt,
+}
 
 
-class AggregateError(ValueError):
-    pass
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
 
 
-def _join_key(values: pd.Series) -> pd.Series:
-    """Comparable join keys: categories as text, datetimes as UTC microseconds."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.astype("str")
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        stamps = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
-        return stamps.dt.as_unit("us").dt.tz_localize(None) if values.dt.tz is not None else stamps.dt.as_unit("us")
-    return values
+def _check(frame: pd.DataFrame, spec: AggregateSpec, metrics: dict[str, Metric]) -> None:
+    available = ", ".join(map(str, frame.columns))
+    wanted = list(spec.group_by) + [m.column for m in metrics.values() if m.column is not None]
+    if spec.window is not None:
+        wanted.append(spec.window.column)
+    missing = sorted({c for c in wanted if c not in frame.columns})
+    if missing:
+        raise AggregateError(f"aggregate input has no column {', '.join(map(repr, missing))} (columns: {available})")
+    reserved = set(spec.group_by) | {WINDOW_START, WINDOW_END, PARTITION_COLUMN}
+    clash = [name for name in metrics if name in reserved]
+    if clash:
+        raise AggregateError(f"metric name(s) {', '.join(map(repr, clash))} collide with a group column or window bound")
+    for name, metric in metrics.items():
+        if metric.function in _NUMERIC_ONLY and metric.column is not None and not _is_numeric(frame[metric.column]):
+            raise AggregateError(
+                f"metric {name!r}: {metric.function}({metric.column}) needs a numeric column, "
+                f"{metric.column!r} is {frame[metric.column].dtype}"
+            )
 
 
-def _join(frame: pd.DataFrame, join: JoinSpec, other: pd.DataFrame) -> pd.DataFrame:
-    brought = join.columns if join.columns is not None else [c for c in other.columns if c not in join.on and c != PARTITION_COLUMN]
-    right = other[[*join.on, *brought]].copy()
-    left = frame.copy()
-    keys = []
-    for key in join.on:
-        tmp = f"__join_{key}"
-        left[tmp], right[tmp] = _join_key(left[key]), _join_key(right[key])
-        if left[tmp].dtype != right[tmp].dtype and not (
-            pd.api.types.is_numeric_dtype(left[tmp]) and pd.api.types.is_numeric_dtype(right[tmp])
-        ) and not (pd.api.types.is_string_dtype(left[tmp]) and pd.api.types.is_string_dtype(right[tmp])):
-            raise AggregateError(f"join with {join.table!r}: key {key!r} is {left[key].dtype} on one side and {right[key].dtype} on the other")
-        keys.append(tmp)
-    right = right.drop(columns=list(join.on)).drop_duplicates(subset=keys, keep="first")
-    merged = left.merge(right, on=keys, how=join.how, validate="many_to_one")
-    return merged.drop(columns=keys)
+def _metric(grouped: pd.core.groupby.DataFrameGroupBy, metric: Metric, texts: dict[str, str]) -> pd.Series:
+    function, column = metric.function, metric.column
+    if column is None:
+        return grouped.size().astype("int64")
+    if function in ("min", "max") and column in texts:
+        column = texts[column]
+    values = grouped[column]
+    if function == "count":
+        result = values.count()
+    elif function == "null_count":
+        result = grouped.size() - values.count()
+    elif function == "nunique":
+        result = values.nunique(dropna=True)
+    elif function == "sum":
+        result = values.sum(min_count=1)
+    elif function == "std":
+        result = values.std(ddof=1)
+    elif function in ("first", "last"):
+        result = getattr(values, function)(skipna=True)
+    else:  # mean, median, min, max
+        result = getattr(values, function)()
+    if function in _COUNTS:
+        return result.astype("int64")
+    if function in _FLOAT_RESULTS:
+        return result.astype("float64")
+    return result
 
 
-def _metric(group: pd.core.groupby.DataFrameGroupBy, frame: pd.DataFrame, name: str, metric: Metric) -> pd.Series:
-    if metric.column is None:
-        return group.size()
-    column = group[metric.column]
-    function = metric.function
-    if function == "null_count":
-        return group[metric.column].count().rsub(group.size())
-    if function == "std":
-        return column.std(ddof=1)
-    return getattr(column, function)()
+def _replicate(work: pd.DataFrame, found: Periods, length: int) -> pd.DataFrame:
+    """Each row once per rolling window containing it (periods p ... p+N-1), in input order;
+    ``__own_period`` marks the copy in the row's own period (a window ending there is output)."""
+    valid = np.flatnonzero(found.valid)
+    rows = np.repeat(valid, length)
+    step = np.tile(np.arange(length, dtype=np.int64), len(valid))
+    period = found.index[rows] + step
+    missing = np.zeros(len(rows), dtype=bool)
+    invalid = np.flatnonzero(~found.valid)
+    if len(invalid):  # null timestamps: one group with null bounds, counted once
+        rows = np.concatenate([rows, invalid])
+        step = np.concatenate([step, np.zeros(len(invalid), dtype=np.int64)])
+        period = np.concatenate([period, np.zeros(len(invalid), dtype=np.int64)])
+        missing = np.concatenate([missing, np.ones(len(invalid), dtype=bool)])
+    copies = work.take(rows).reset_index(drop=True)
+    copies[_PERIOD] = pd.arrays.IntegerArray(period, missing)
+    copies[_OWN_PERIOD] = step == 0
+    return copies
 
 
-def _having(frame: pd.DataFrame, spec: AggregateSpec) -> pd.DataFrame:
-    keep = np.ones(len(frame), dtype=bool)
-    for condition in spec.parsed_having:
-        values = pd.to_numeric(frame[condition.name], errors="coerce")
-        keep &= _OPS[condition.op](values, condition.value).fillna(False).to_numpy(dtype=bool)
-    return frame[keep]
+def _bounds(result: pd.DataFrame, found: Periods, rolling: int | None) -> pd.DataFrame:
+    period = result[_PERIOD]
+    valid = period.notna().to_numpy()
+    index = period.fillna(0).to_numpy(dtype=np.int64)
+    if rolling:
+        start = found.starts(index - (rolling - 1)).where(valid)
+        return _with_bounds(result, start, found.starts(index + 1).where(valid))
+    return _with_bounds(result, found.starts(index).where(valid), None)
 
 
-def aggregate(frame: pd.DataFrame, spec: AggregateSpec, *, joins: Mapping[str, pd.DataFrame] | None = None) -> AggregateResult:
+def _with_bounds(result: pd.DataFrame, start: pd.Series, end: pd.Series | None) -> pd.DataFrame:
+    result = result.drop(columns=[_PERIOD])
+    result[WINDOW_START] = start.array
+    if end is not None:
+        result[WINDOW_END] = end.array
+    return result
+
+
+def _having(result: pd.DataFrame, spec: AggregateSpec) -> pd.DataFrame:
+    if not spec.having:
+        return result
+    keep = np.ones(len(result), dtype=bool)
+    for text, condition in zip(spec.having, spec.parsed_having, strict=True):
+        if condition.name not in result.columns or condition.name.startswith("__"):
+            raise AggregateError(f"having {text!r}: {condition.name!r} is neither a metric nor a group column")
+        values = result[condition.name]
+        if not _is_numeric(values):
+            raise AggregateError(f"having {text!r}: {condition.name!r} is {values.dtype}, not a number")
+        holds = _OPS[condition.op](values, condition.value)
+        keep &= pd.Series(holds).fillna(False).to_numpy(dtype=bool)
+    return result[keep]
+
+
+def aggregate(
+    frame: pd.DataFrame, spec: AggregateSpec, *, joins: Mapping[str, pd.DataFrame] | None = None
+) -> AggregateResult:
+    """Aggregate ``frame`` (a clean table) as ``spec`` declares; ``joins`` maps each joined
+    table's name to its clean frame."""
     rows_in = len(frame)
     for join in spec.join:
         if joins is None or join.table not in joins:
-            raise AggregateError(f"aggregate needs the clean table {join.table!r} to join")
-        frame = _join(frame, join, joins[join.table])
-    if not spec.partitioned and PARTITION_COLUMN in frame.columns:
-        frame = frame.drop(columns=[PARTITION_COLUMN])
+            raise AggregateError(f"aggregate needs the clean table {join.table!r} to join (pass it in joins=)")
+        frame = join_table(frame, join, joins[join.table])
+    metrics = spec.parsed_metrics
+    _check(frame, spec, metrics)
 
-    work = frame.copy()
-    keys = list(spec.group_by)
-    if spec.partitioned and PARTITION_COLUMN in work.columns:
-        keys = [PARTITION_COLUMN, *keys]
+    partitioned = spec.partitioned and PARTITION_COLUMN in frame.columns
+    keys = ([PARTITION_COLUMN] if partitioned else []) + list(spec.group_by)
+    values = [m.column for m in metrics.values() if m.column is not None]
+    work = frame[list(dict.fromkeys(keys + values))].reset_index(drop=True)
+    texts: dict[str, str] = {}
+    for metric in metrics.values():
+        column = metric.column
+        if metric.function in ("min", "max") and column is not None and isinstance(work[column].dtype, pd.CategoricalDtype):
+            texts[column] = f"__text_{column}"
+            work[texts[column]] = work[column].astype("str")
+
     window = spec.window
+    found: Periods | None = None
     if window is not None:
-        starts = period_start(work[window.column], window)
+        found = periods(frame[window.column].reset_index(drop=True), window)
         if window.rolling:
-            # Each row belongs to the N windows that end in its period or the N-1 after it.
-            observed = set(starts.dropna().unique())
-            copies = []
-            for step in range(window.rolling):
-                shifted = work.assign(**{WINDOW_END: shift_periods(starts, window, step)})
-                copies.append(shifted)
-            work = pd.concat(copies, ignore_index=True)
-            work = work[work[WINDOW_END].isin(observed)]
-            keys = [*keys, WINDOW_END]
+            work = _replicate(work, found, window.rolling)
         else:
-            work[WINDOW_START] = starts
-            keys = [*keys, WINDOW_START]
-    if not keys:
-        work["__all"] = 0
-        keys = ["__all"]
+            work[_PERIOD] = pd.arrays.IntegerArray(found.index, ~found.valid)
+        keys.append(_PERIOD)
+    observed = True
+    if not keys:  # one row for the whole input, even an empty one (as SQL without GROUP BY)
+        work[_ALL] = pd.Categorical(np.zeros(len(work), dtype=np.int64), categories=[0])
+        keys, observed = [_ALL], False
 
-    grouped = work.groupby(keys, observed=True, dropna=False, sort=True)
-    metrics = {name: _metric(grouped, work, name, metric) for name, metric in spec.parsed_metrics.items()}
-    result = pd.DataFrame(metrics).reset_index()
-    if "__all" in result.columns:
-        result = result.drop(columns=["__all"])
+    grouped = work.groupby(keys, observed=observed, dropna=False, sort=True)
+    columns = {name: _metric(grouped, metric, texts) for name, metric in metrics.items()}
     if window is not None and window.rolling:
-        period_ends = result[WINDOW_END]
-        result[WINDOW_START] = shift_periods(period_ends, window, -(window.rolling - 1))
-        result[WINDOW_END] = shift_periods(period_ends, window, 1)
-    for name, metric in spec.parsed_metrics.items():
-        if metric.function in ("count", "null_count", "nunique"):
-            result[name] = result[name].astype("int64")
+        columns[_OWN_PERIOD] = grouped[_OWN_PERIOD].sum()
+    result = pd.DataFrame(columns)
+    if _OWN_PERIOD in result.columns:
+        result = result[result[_OWN_PERIOD] > 0].drop(columns=[_OWN_PERIOD])
+    result = result.reset_index()
+    if _ALL in result.columns:
+        result = result.drop(columns=[_ALL])
+    if found is not None:
+        result = _bounds(result, found, window.rolling if window is not None else None)
+
     groups = len(result)
     result = _having(result, spec)
-    order = [k for k in spec.group_by]
+    order = list(spec.group_by)
     if window is not None:
-        order += [WINDOW_START] + ([WINDOW_END] if window.rolling else [])
-    columns = [*order, *spec.metrics]
-    if spec.partitioned and PARTITION_COLUMN in result.columns:
-        columns.append(PARTITION_COLUMN)
-    result = result[columns].sort_values(order or columns[:1], kind="stable").reset_index(drop=True)
+        order += [WINDOW_START, WINDOW_END] if window.rolling else [WINDOW_START]
+    order += list(metrics)
+    if partitioned:
+        order.append(PARTITION_COLUMN)
+    result = result[order].reset_index(drop=True)
     stats = AggregateStats(rows_in=rows_in, groups_out=len(result), groups_filtered_by_having=groups - len(result))
     return AggregateResult(frame=result, stats=stats)

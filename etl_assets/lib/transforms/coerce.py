@@ -1,14 +1,19 @@
-"""Typed parsing of one column, vectorized.
+"""Typed parsing of one column, vectorized on Arrow arrays.
 
-Each parser returns the typed values and a boolean mask of values that were present but could
-not be parsed (those rows are rejected; the mask is never confused with genuine nulls).
+Every parser returns the typed Arrow array and, separately, the values that were present but
+could not be parsed (those rows are rejected with a reason; they are never confused with nulls).
+
+Text input takes a fast path first: one strict Arrow cast of the whole column, which succeeds for
+clean data. Only when it raises does the parser trim, null out what does not match the type's
+pattern and locate any remaining bad values (see
+:func:`~etl_assets.lib.transforms.arrays.cast_or_null`). Native input (JSON numbers, Parquet
+types) is converted by type with the same acceptance rules as text: ``"12.0"`` and ``12.0`` are
+both the int 12; ``"12.5"`` and ``12.5`` both fail.
 """
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,191 +21,148 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_assets.lib.spec import ColumnSpec
-from etl_assets.lib.transforms.strings import as_arrow_text, prepare_text
+from etl_assets.lib.transforms.arrays import (
+    TEXT,
+    all_ascii,
+    as_text,
+    cast_or_null,
+    null_where,
+    to_arrow,
+    to_mask,
+    valid_mask,
+)
+from etl_assets.lib.transforms.parsed import Coerced, Failure, failed_where, matching, try_cast
+from etl_assets.lib.transforms.strings import normalise, trim
+from etl_assets.lib.transforms.temporal import parse_date, parse_datetime
 
-_INT_RE = r"^[+-]?\d+(\.0*)?$"
-
-
-@dataclass(frozen=True)
-class Coerced:
-    values: pd.Series
-    failed: np.ndarray
-    #: What a failed value was expected to be, for the rejection reason ("an int", ...).
-    expected: str
-
-
-def _mask(array: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _present(array: pa.Array) -> np.ndarray:
-    return _mask(pc.is_valid(array))
-
-
-def _numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+_INT_TEXT = r"^[+-]?\d+(?:\.0*)?$"
+_FLOAT_TEXT = r"(?i)^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)$"
+_DECIMAL_EXPONENT = r"(?i)^[+-]?(?:\d+\.?\d*|\.\d+)e[+-]?\d+$"
+_INT64_LIMIT = 2.0**63
 
 
-def parse_int(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    if _numeric(values):
-        as_float = pd.to_numeric(values, errors="coerce").astype("Float64")
-        integral = (as_float.round() == as_float).fillna(True).to_numpy(dtype=bool)
-        in_range = (as_float.abs() < 2**63).fillna(True).to_numpy(dtype=bool)
-        ok = integral & in_range
-        result = as_float.where(ok).astype("Int64")
-        return Coerced(result, ~ok & values.notna().to_numpy(), "an int")
-    text = prepare_text(as_arrow_text(values), spec, normalise=False)
-    fast = _try_cast(text, pa.int64())
-    if fast is not None:  # every value is a plain integer: the common case, one kernel
-        result = pd.Series(fast.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index, dtype="Int64")
-        return Coerced(result, np.zeros(len(values), dtype=bool), "an int")
-    matches = _mask(pc.match_substring_regex(text, _INT_RE))
-    digits = pc.replace_substring_regex(text, r"\.0*$", "")
-    candidate = pc.if_else(pa.array(matches), digits, pa.scalar(None, digits.type))
-    try:
-        parsed = candidate.cast(pa.int64())
-    except pa.ArrowInvalid:  # out of int64 range somewhere: fall back value by value
-        parsed = pa.array([_int_or_none(v) for v in candidate.to_pylist()], type=pa.int64())
-    result = pd.Series(parsed.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), index=values.index, dtype="Int64")
-    failed = _present(text) & result.isna().to_numpy()
-    return Coerced(result, failed, "an int")
+def _is_number(array: pa.Array) -> bool:
+    return pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_decimal(array.type)
 
 
-def _try_cast(text: pa.Array, target: pa.DataType) -> pa.Array | None:
-    """Arrow's cast when every value parses; None when any does not (then the slow path finds which)."""
-    try:
-        return text.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+# --------------------------------------------------------------------------- numbers
 
 
-def _int_or_none(text: str | None) -> int | None:
-    if text is None:
-        return None
-    value = int(text)
-    return value if -(2**63) <= value < 2**63 else None
-
-
-def parse_float(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    if _numeric(values):
-        result = pd.to_numeric(values, errors="coerce").astype("float64")
-        return Coerced(result, np.zeros(len(values), dtype=bool), "a number")
-    text = prepare_text(as_arrow_text(values), spec, normalise=False)
-    fast = _try_cast(text, pa.float64())
+def parse_int(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """Ints: ``12``, ``+12``, ``12.0`` (integral float text); not ``12.5``, ``1e3`` or beyond int64."""
+    message = "is not an int"
+    if pa.types.is_integer(array.type) or pa.types.is_decimal(array.type):
+        return failed_where(cast_or_null(array, pa.int64()), valid_mask(array), message)
+    if pa.types.is_floating(array.type):
+        integral = pc.and_(pc.equal(pc.floor(array), array), pc.less(pc.abs(array), _INT64_LIMIT))
+        candidate = pc.if_else(integral, array, pa.nulls(1, array.type)[0])
+        return failed_where(candidate.cast(pa.int64(), safe=False), valid_mask(array), message)
+    text = as_text(array)
+    fast = try_cast(text, pa.int64())
     if fast is not None:
-        parsed = pd.Series(fast.to_numpy(zero_copy_only=False), index=values.index, dtype="float64")
-        return Coerced(parsed, np.zeros(len(values), dtype=bool), "a number")
-    present = _present(text)
-    parsed = pd.to_numeric(pd.Series(text.to_pandas(), index=values.index), errors="coerce").astype("float64")
-    failed = present & parsed.isna().to_numpy()
-    return Coerced(parsed, failed, "a number")
+        return Coerced(fast)
+    text = trim(text, spec)
+    present = valid_mask(text)
+    candidate = pc.utf8_ltrim(matching(text, _INT_TEXT), characters="+")
+    point = to_mask(pc.greater_equal(pc.find_substring(candidate, "."), 0))
+    if point.any():  # "12.0": drop the zero fraction (only where there is one: regex replace is slow)
+        whole = pc.replace_substring_regex(candidate.filter(pa.array(point)), r"\.0*$", "")
+        candidate = pc.replace_with_mask(candidate, pa.array(point), whole)
+    return failed_where(cast_or_null(candidate, pa.int64()), present, message)
 
 
-def parse_decimal(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    """Exact decimals; a value with more digits after the point than ``scale`` is rejected, not rounded."""
+def parse_float(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """Floats: decimal or exponent notation, ``inf``/``nan`` as Arrow reads them (NaN is null)."""
+    message = "is not a number"
+    if _is_number(array):
+        return failed_where(cast_or_null(array, pa.float64()), valid_mask(array), message)
+    text = as_text(array)
+    fast = try_cast(text, pa.float64())
+    if fast is not None:
+        return Coerced(fast)
+    text = trim(text, spec)
+    present = valid_mask(text)
+    return failed_where(cast_or_null(matching(text, _FLOAT_TEXT), pa.float64()), present, message)
+
+
+def parse_decimal(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """Exact decimals. A value with more digits after the point than ``scale`` is rejected, not
+    rounded: silently changing an amount is worse than asking for a wider scale. Trailing zeros
+    beyond the scale are fine (``1.2500`` is ``1.25``)."""
     assert spec.precision is not None and spec.scale is not None
-    quantum = decimal.Decimal(1).scaleb(-spec.scale)
-    limit = decimal.Decimal(10) ** (spec.precision - spec.scale)
-
-    def convert(raw: object) -> decimal.Decimal | None:
-        try:
-            number = decimal.Decimal(str(raw).strip())
-        except decimal.InvalidOperation:
-            return None
-        if not number.is_finite() or number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN) != number or abs(number) >= limit:
-            return None
-        return number.quantize(quantum)
-
-    present = values.notna().to_numpy()
-    text = values.astype("str").where(present) if not _numeric(values) else values
-    uniques = pd.unique(text[present])
-    lookup = {u: convert(u) for u in uniques}
-    converted = [lookup[v] if p else None for v, p in zip(text.tolist(), present, strict=True)]
-    blank = np.array([p and isinstance(v, str) and not v.strip() for v, p in zip(text.tolist(), present, strict=True)], dtype=bool)
-    array = pa.array(converted, type=pa.decimal128(spec.precision, spec.scale))
-    result = pd.Series(array, index=values.index, dtype=pd.ArrowDtype(array.type))
-    failed = present & ~blank & result.isna().to_numpy()
-    return Coerced(result, failed, f"a decimal with at most {spec.precision - spec.scale} digits before and {spec.scale} after the point")
+    target = pa.decimal128(spec.precision, spec.scale)
+    whole = spec.precision - spec.scale
+    message = f"is not a decimal with at most {whole} digits before and {spec.scale} after the point"
+    if pa.types.is_integer(array.type) or pa.types.is_decimal(array.type):
+        return failed_where(cast_or_null(array, target), valid_mask(array), message)
+    # Floats go through their shortest text ("0.1", not 0.1000000000000000055...).
+    text = as_text(array)
+    fast = try_cast(text, target)
+    if fast is not None:
+        return Coerced(fast)
+    text = trim(text, spec)
+    present = valid_mask(text)
+    plain = pc.and_(
+        pc.match_substring_regex(text, rf"^[+-]?0*\d{{0,{whole}}}(?:\.\d{{0,{spec.scale}}}0*)?$"),
+        pc.match_substring_regex(text, r"\d"),
+    )
+    candidates = pc.or_(plain, pc.match_substring_regex(text, _DECIMAL_EXPONENT))
+    return failed_where(cast_or_null(null_where(text, ~to_mask(candidates)), target), present, message)
 
 
-def parse_bool(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    if pd.api.types.is_bool_dtype(values.dtype):
-        return Coerced(values.astype("boolean"), np.zeros(len(values), dtype=bool), "a boolean")
-    text = pc.utf8_lower(prepare_text(as_arrow_text(values), spec, normalise=False))
-    truthy = pc.is_in(text, value_set=pa.array([v.lower() for v in spec.true_values], type=text.type))
-    falsy = pc.is_in(text, value_set=pa.array([v.lower() for v in spec.false_values], type=text.type))
-    known = pc.or_(truthy, falsy)
-    array = pc.if_else(known, truthy, pa.scalar(None, pa.bool_()))
-    result = pd.Series(array.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get), index=values.index, dtype="boolean")
-    failed = _present(text) & ~_mask(known)
-    return Coerced(result, failed, f"a boolean ({'/'.join(spec.true_values)} or {'/'.join(spec.false_values)})")
+# --------------------------------------------------------------------------- bool and text
 
 
-def parse_string(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    text = prepare_text(as_arrow_text(values), spec, normalise=True)
-    result = pd.Series(text.to_pandas(), index=values.index).astype("str")
-    result = result.where(_present(text), None)
-    return Coerced(result, np.zeros(len(values), dtype=bool), "text")
+def parse_bool(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """``true_values`` / ``false_values``, case-insensitively; numbers by their text (1, 0)."""
+    if pa.types.is_boolean(array.type):
+        return Coerced(array)
+    text = trim(as_text(array), spec)
+    truthy = [v.lower() for v in spec.true_values]
+    falsy = [v.lower() for v in spec.false_values]
+    lowered = pc.ascii_lower(text) if all_ascii(text) else pc.utf8_lower(text)
+    position = pc.index_in(lowered, value_set=pa.array([*truthy, *falsy], type=TEXT))
+    message = f"is not a boolean ({'/'.join(spec.true_values)} or {'/'.join(spec.false_values)})"
+    return failed_where(pc.less(position, len(truthy)), valid_mask(text), message)
 
 
-def parse_category(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    text = prepare_text(as_arrow_text(values), spec, normalise=True)
-    strings = pd.Series(text.to_pandas(), index=values.index).astype("str").where(_present(text), None)
+def parse_string(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    return Coerced(normalise(as_text(array), spec))
+
+
+def sorted_dictionary(text: pa.Array) -> pa.DictionaryArray:
+    """Dictionary-encode with the categories in sorted order, so the same values give the same
+    categories (and codes) whatever order the rows came in, e.g. in every daily partition."""
+    encoded = pc.dictionary_encode(text)
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    if (order == np.arange(len(order))).all():
+        return encoded
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    indices = pc.take(pa.array(rank), encoded.indices)
+    return pa.DictionaryArray.from_arrays(indices, encoded.dictionary.take(pa.array(order)))
+
+
+def _category_values(text: pa.Array, spec: ColumnSpec) -> Coerced:
+    text = normalise(text, spec)
     if spec.categories is None:
-        return Coerced(strings.astype("category"), np.zeros(len(values), dtype=bool), "a category")
-    allowed = strings.isin(spec.categories).to_numpy()
-    failed = strings.notna().to_numpy() & ~allowed
-    result = strings.where(allowed, None).astype(pd.CategoricalDtype(spec.categories))
-    return Coerced(result, failed, f"one of {', '.join(spec.categories)}")
+        return Coerced(sorted_dictionary(text))
+    categories = pa.array(spec.categories, type=TEXT)
+    position = pc.index_in(text, value_set=categories).cast(pa.int32())
+    values = pa.DictionaryArray.from_arrays(position, categories)
+    return failed_where(values, valid_mask(text), f"is not one of {', '.join(spec.categories)}")
 
 
-def _datetimes(values: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values, np.zeros(len(values), dtype=bool)
-    text = prepare_text(as_arrow_text(values), spec, normalise=False)
-    if spec.format is None:
-        # ISO 8601 with a zone designator on every value ("...Z", "+01:00"): one Arrow cast.
-        fast = _try_cast(text, pa.timestamp("us", tz="UTC"))
-        if fast is not None:
-            stamps = pd.Series(fast.to_pandas(), index=values.index)
-            return stamps, np.zeros(len(values), dtype=bool)
-    present = _present(text)
-    strings = pd.Series(text.to_pandas(), index=values.index).astype("str").where(present, None)
-    fmt = spec.format or "ISO8601"
-    try:
-        parsed = pd.to_datetime(strings, format=fmt, errors="coerce")
-    except (ValueError, TypeError):  # mixed offsets / mixed naive and aware: take instants in UTC
-        parsed = pd.to_datetime(strings, format=fmt, errors="coerce", utc=True)
-    return parsed, present & parsed.isna().to_numpy()
+def parse_category(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """Normalised text as categories; with declared ``categories`` anything else is rejected.
+
+    The column is dictionary-encoded first, so normalisation runs once per distinct value."""
+    return _by_distinct(as_text(array), spec, _category_values)
 
 
-def parse_datetime(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    """Naive input is taken as wall time in ``timezone``; aware input is converted to it."""
-    parsed, failed = _datetimes(values, spec)
-    if spec.timezone is not None:
-        if parsed.dt.tz is None:
-            parsed = parsed.dt.tz_localize(spec.timezone, ambiguous="NaT", nonexistent="NaT")
-            failed = failed | (values.notna().to_numpy() & parsed.isna().to_numpy() & ~failed)
-        else:
-            parsed = parsed.dt.tz_convert(spec.timezone)
-    return Coerced(parsed.dt.as_unit("us"), failed, f"a datetime ({spec.format or 'ISO 8601'})")
+# --------------------------------------------------------------------------- dispatch
 
-
-def parse_date(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    if spec.format is None and not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        fast = _try_cast(prepare_text(as_arrow_text(values), spec, normalise=False), pa.date32())
-        if fast is not None:
-            result = pd.Series(fast, index=values.index, dtype=pd.ArrowDtype(pa.date32()))
-            return Coerced(result, np.zeros(len(values), dtype=bool), "a date (ISO 8601)")
-    parsed, failed = _datetimes(values, spec)
-    if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_localize(None)
-    days = pa.array(parsed.dt.normalize().to_numpy(dtype="datetime64[D]"), type=pa.date32(), from_pandas=True)
-    result = pd.Series(days, index=values.index, dtype=pd.ArrowDtype(pa.date32()))
-    return Coerced(result, failed, f"a date ({spec.format or 'ISO 8601'})")
-
-
-PARSERS: dict[str, Callable[[pd.Series, ColumnSpec], Coerced]] = {
+PARSERS: dict[str, Callable[[pa.Array, ColumnSpec], Coerced]] = {
     "int": parse_int,
     "float": parse_float,
     "decimal": parse_decimal,
@@ -212,13 +174,35 @@ PARSERS: dict[str, Callable[[pd.Series, ColumnSpec], Coerced]] = {
 }
 
 
+def _expand(inner: Coerced, indices: pa.Array) -> Coerced:
+    """Results parsed per distinct value, expanded to every row through dictionary indices."""
+    positions = np.asarray(pc.fill_null(indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    present = valid_mask(indices)
+    failures = [Failure(f.mask[positions] & present, f.message) for f in inner.failures]
+    return Coerced(inner.values.take(indices), [f for f in failures if f.mask.any()])
+
+
+def _by_distinct(text: pa.Array, spec: ColumnSpec, parse: Callable[[pa.Array, ColumnSpec], Coerced]) -> Coerced:
+    encoded = pc.dictionary_encode(text)
+    return _expand(parse(encoded.dictionary, spec), encoded.indices)
+
+
+def coerce_array(array: pa.Array, spec: ColumnSpec) -> Coerced:
+    """Parse an Arrow array. Dictionary input (a Parquet or pandas category) is parsed once per
+    distinct value and expanded through its indices."""
+    if isinstance(array.type, pa.DictionaryType):
+        return _expand(coerce_array(array.dictionary, spec), array.indices)
+    return PARSERS[spec.type](array, spec)
+
+
 def coerce_column(values: pd.Series, spec: ColumnSpec) -> Coerced:
-    return PARSERS[spec.type](values, spec)
+    return coerce_array(to_arrow(values), spec)
 
 
-def coerce_default(value: object, spec: ColumnSpec) -> object:
-    """The declared default, parsed with the column's own rules (so 'U' is a valid category, etc.)."""
-    coerced = coerce_column(pd.Series([value]), spec.model_copy(update={"categories": spec.categories}))
-    if coerced.failed[0] or pd.isna(coerced.values.iloc[0]):
-        raise ValueError(f"default {value!r} is not {coerced.expected}")
-    return coerced.values.iloc[0]
+def coerce_default(value: object, spec: ColumnSpec) -> pa.Scalar:
+    """The declared default, parsed with the column's own rules (so 'U' must be one of the
+    declared categories and '0' a valid int). Raises ValueError when it is not."""
+    coerced = coerce_column(pd.Series([value], dtype=object), spec)
+    if coerced.failed[0] or coerced.values.null_count:
+        raise ValueError(f"default {value!r} is not a valid {spec.type} value for this column")
+    return coerced.values[0]
