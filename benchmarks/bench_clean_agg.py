@@ -44,35 +44,10 @@ from etl_assets.lib.transforms import aggregate, clean_table  # noqa: E402
 
 WORK = Path("/tmp/etl_assets_transforms_bench")
 
-CLEAN = {
-    "from": "events",
-    "columns": {
-        "event_id": {"type": "int", "required": True},
-        "user_id": {"type": "int", "required": True},
-        "country": {"type": "string"},
-        "device": {"type": "category"},
-        "amount": {"type": "float"},
-        "quantity": {"type": "int"},
-        "discount": {"type": "float"},
-        "is_member": {"type": "bool"},
-        "event_time": {"type": "datetime", "timezone": "UTC"},
-        "event_date": {"type": "date"},
-        "category": {"type": "category"},
-        "comment": {"type": "string"},
-    },
-    "dedup": {"keys": ["event_id"], "keep": "first"},
-}
-AGG = {
-    "from": "events",
-    "group_by": ["country", "device"],
-    "metrics": {
-        "events": "count()",
-        "revenue": "sum(amount)",
-        "mean_amount": "mean(amount)",
-        "users": "nunique(user_id)",
-        "max_qty": "max(quantity)",
-    },
-}
+# The same clean and aggregate specs as the foundation benchmark, so the figures compare.
+from run_foundation import AGG_SPEC as AGG  # noqa: E402
+from run_foundation import CLEAN_SPEC as CLEAN  # noqa: E402
+
 TYPES = {
     "event_id": "BIGINT", "user_id": "BIGINT", "country": "VARCHAR", "device": "VARCHAR", "amount": "DOUBLE",
     "quantity": "BIGINT", "discount": "DOUBLE", "is_member": "BOOLEAN", "event_time": "TIMESTAMPTZ",
