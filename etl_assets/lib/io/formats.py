@@ -1,206 +1,182 @@
-"""Reading and writing one DataFrame file per format, with exact dtypes on the way back.
+"""One file of one format: write an Arrow table to a local file, read a file back as a table.
 
-Parquet carries its schema (and pandas' dtype metadata) itself. CSV and JSON Lines do not, so
-next to each such file a small sidecar ``<file>.schema`` holds the Arrow schema (with the
-pandas metadata); loading reads every column as text and casts it to that schema, so nullable
-ints, categories, timezones, dates and decimals come back as they went in.
+The formats only turn tables into bytes and back; where the bytes go (temporary names, atomic
+replace, S3) is :mod:`etl_assets.lib.io.storage`'s job, and the exact pandas dtypes come from
+:mod:`etl_assets.lib.io.convert`.
+
+- Parquet keeps its own schema (pandas metadata included).
+- CSV is written by ``pyarrow.csv.write_csv`` (every string value quoted, nulls as empty
+  unquoted fields, floats in shortest round-trip form, instants with their UTC offset) and read
+  by ``pyarrow.csv.read_csv`` with each column's type from the schema sidecar, so nothing is
+  guessed: a quoted empty string stays ``""`` and an unquoted empty field is null.
+- JSON Lines is written by :func:`etl_assets.lib.io.jsonl_writer.write_jsonl` and read by
+  ``pyarrow.json.read_json`` with an explicit schema from the sidecar (dates and categories
+  are parsed as text first, then cast).
 """
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
-from upath import UPath
 
 from etl_assets.lib.io.jsonl_writer import write_jsonl
 
-SIDECAR_SUFFIX = ".schema"
+Source = str | pa.NativeFile
 
 
-def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _arrow_backed(type_: pa.DataType) -> pd.ArrowDtype | None:
-    """Types pandas has no native dtype for stay Arrow-backed (decimals, dates)."""
-    if pa.types.is_decimal(type_) or pa.types.is_date(type_):
-        return pd.ArrowDtype(type_)
-    return None
-
-
-def to_pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=_arrow_backed)
-
-
-class FrameFormat(Protocol):
+class FileFormat(Protocol):
+    name: str
     extension: str
+    has_sidecar: bool  # True when the types live in a schema sidecar next to the data
 
-    def write(self, frame: pd.DataFrame, path: UPath) -> None: ...
+    def write_file(self, table: pa.Table, local_file: str) -> None: ...
 
-    def read(self, path: UPath) -> pd.DataFrame: ...
-
-    def companions(self, path: UPath) -> list[UPath]:
-        """Files stored beside ``path`` that belong to it (moved and deleted with it)."""
+    def read_file(self, source: Source, schema: pa.Schema, *, use_threads: bool = True) -> pa.Table:
+        """The raw table; ``schema`` is the sidecar's (or the file's own for Parquet)."""
         ...
 
 
-def _local(path: UPath) -> str | None:
-    """A plain file name for local paths: Arrow's native file IO beats a Python file object."""
-    return path.path if path.protocol in ("", "file", "local") else None
+def write_parquet_file(table: pa.Table, local_file: str) -> None:
+    pq.write_table(table, local_file, compression="snappy")
+
+
+def write_csv_file(table: pa.Table, local_file: str) -> None:
+    nested = [
+        f.name
+        for f in table.schema
+        if pa.types.is_nested(f.type)
+        or pa.types.is_binary(f.type)
+        or pa.types.is_large_binary(f.type)
+    ]
+    if nested:
+        raise TypeError(
+            f"CSV cannot store nested or binary columns {nested}; use Parquet or JSON Lines"
+        )
+    pacsv.write_csv(table, local_file)
+
+
+def write_jsonl_file(table: pa.Table, local_file: str) -> None:
+    write_jsonl(table, local_file)
 
 
 @dataclass(frozen=True)
 class ParquetFormat:
+    name: str = "parquet"
     extension: str = ".parquet"
+    has_sidecar: bool = False
 
-    def write(self, frame: pd.DataFrame, path: UPath) -> None:
-        local = _local(path)
-        if local is not None:
-            pq.write_table(to_arrow(frame), local, compression="snappy")
-            return
-        with path.open("wb") as sink:
-            pq.write_table(to_arrow(frame), sink, compression="snappy")
+    def write_file(self, table: pa.Table, local_file: str) -> None:
+        write_parquet_file(table, local_file)
 
-    def read(self, path: UPath) -> pd.DataFrame:
-        local = _local(path)
-        if local is not None:
-            return to_pandas(pq.read_table(local))
-        with path.open("rb") as source:
-            return to_pandas(pq.read_table(source))
+    def read_file(
+        self, source: Source, schema: pa.Schema | None = None, *, use_threads: bool = True
+    ) -> pa.Table:
+        return pq.ParquetFile(source).read(use_threads=use_threads)
 
-    def companions(self, path: UPath) -> list[UPath]:
-        return []
+    def read_schema(self, source: Source) -> pa.Schema:
+        return pq.read_schema(source)
 
 
-def _sidecar(path: UPath) -> UPath:
-    return path.with_name(path.name + SIDECAR_SUFFIX)
-
-
-def _write_schema(schema: pa.Schema, path: UPath) -> None:
-    with _sidecar(path).open("wb") as sink:
-        sink.write(schema.serialize().to_pybytes())
-
-
-def _read_schema(path: UPath) -> pa.Schema:
-    sidecar = _sidecar(path)
-    if not sidecar.exists():
-        raise FileNotFoundError(f"{path}: its schema file {sidecar.name} is missing; rewrite the asset to recreate it")
-    with sidecar.open("rb") as source:
-        return pa.ipc.read_schema(pa.py_buffer(source.read()))
-
-
-def _text_type(type_: pa.DataType) -> bool:
-    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
-
-
-def _cast_from_text(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
-    """Cast a text column read back from CSV/JSON to the stored Arrow type."""
-    if _text_type(target):
-        return column.cast(target)
-    if isinstance(target, pa.DictionaryType):
-        return pc.dictionary_encode(_cast_from_text(column, target.value_type)).cast(target)
-    if pa.types.is_timestamp(target):
-        # written as ISO text in UTC with 'Z' (tz-aware) or as naive wall time
-        naive = pc.replace_substring_regex(column, r"Z$", "").cast(pa.timestamp(target.unit))
-        if target.tz:
-            return pc.assume_timezone(naive, "UTC").cast(target)
-        return naive
-    if pa.types.is_boolean(target):
-        return pc.equal(pc.utf8_lower(column), "true")
-    return column.cast(target)
-
-
-def _from_text(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = [_cast_from_text(table[field.name], field.type) for field in schema]
-    return pa.Table.from_arrays(columns, schema=schema)
+def _csv_read_type(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
 
 
 @dataclass(frozen=True)
 class CsvFormat:
+    name: str = "csv"
     extension: str = ".csv"
+    has_sidecar: bool = True
 
-    def write(self, frame: pd.DataFrame, path: UPath) -> None:
-        table = to_arrow(frame)
-        text = pa.Table.from_arrays([_to_text(c) for c in table.columns], names=table.column_names)
-        with path.open("wb") as sink:
-            pacsv.write_csv(text, sink)
-        _write_schema(table.schema, path)
+    def write_file(self, table: pa.Table, local_file: str) -> None:
+        write_csv_file(table, local_file)
 
-    def read(self, path: UPath) -> pd.DataFrame:
-        schema = _read_schema(path)
-        with path.open("rb") as source:
-            table = pacsv.read_csv(
-                source,
-                read_options=pacsv.ReadOptions(column_names=schema.names, skip_rows=1) if len(schema) else None,
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(schema.names, pa.large_string()),
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            )
-        return to_pandas(_from_text(table, schema))
-
-    def companions(self, path: UPath) -> list[UPath]:
-        return [_sidecar(path)]
+    def read_file(self, source: Source, schema: pa.Schema, *, use_threads: bool = True) -> pa.Table:
+        if len(schema) == 0:
+            return schema.empty_table()
+        return pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(
+                column_names=schema.names, skip_rows=1, use_threads=use_threads
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f.name: _csv_read_type(f.type) for f in schema},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["true"],
+                false_values=["false"],
+            ),
+        )
 
 
-def _to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Text as CSV stores it; timestamps as ISO (UTC 'Z' when tz-aware) so they parse back exactly."""
-    kind = column.type
-    if isinstance(kind, pa.DictionaryType):
-        column = column.cast(kind.value_type)
-        kind = column.type
-    if pa.types.is_timestamp(kind):
-        if kind.tz:
-            column = column.cast(pa.timestamp(kind.unit, "UTC"))
-        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S" + ("Z" if kind.tz else ""))
-    if pa.types.is_boolean(kind):
-        return pc.if_else(column, "true", "false")
-    if pa.types.is_floating(kind):
-        return column.cast(pa.large_string())  # shortest round-trip repr
-    return column if _text_type(kind) else column.cast(pa.large_string())
+def _json_read_type(kind: pa.DataType) -> pa.DataType:
+    """What ``pyarrow.json`` can parse the written text into; :func:`conform` casts the rest."""
+    if pa.types.is_dictionary(kind):
+        return _json_read_type(kind.value_type)
+    if pa.types.is_date(kind) or pa.types.is_time(kind):
+        return pa.large_string()
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return pa.timestamp(kind.unit, "UTC")  # written as UTC with Z
+    if pa.types.is_duration(kind):
+        return pa.int64()  # written as a count of the unit
+    return kind
+
+
+# Blocks are parsed in parallel and one JSON line must fit in a block: a small file is read as
+# one block, a large one in 16 MiB blocks (a 16 MiB block for every small partition file made
+# reading 365 of them slower), and a file with a line longer than that as one block.
+JSON_BLOCK_BYTES = 16 << 20
+
+
+def _size(source: Source) -> int:
+    return os.path.getsize(source) if isinstance(source, str) else source.size()
+
+
+def _read_json(source: Source, schema: pa.Schema, block_size: int, use_threads: bool) -> pa.Table:
+    return pajson.read_json(
+        source,
+        read_options=pajson.ReadOptions(use_threads=use_threads, block_size=block_size),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="error"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class JsonLinesFormat:
+    name: str = "jsonl"
     extension: str = ".jsonl"
+    has_sidecar: bool = True
 
-    def write(self, frame: pd.DataFrame, path: UPath) -> None:
-        table = to_arrow(frame)
-        with path.open("wb") as sink:
-            write_jsonl(table, sink)
-        _write_schema(table.schema, path)
+    def write_file(self, table: pa.Table, local_file: str) -> None:
+        write_jsonl_file(table, local_file)
 
-    def read(self, path: UPath) -> pd.DataFrame:
-        schema = _read_schema(path)
-        with path.open("rb") as source:
-            records = [json.loads(line) for line in source.read().decode("utf-8").splitlines() if line]
-        table = pa.Table.from_arrays(
-            [pa.array([_as_text(r.get(name)) for r in records], type=pa.large_string()) for name in schema.names],
-            names=schema.names,
-        )
-        return to_pandas(_from_text(table, schema))
-
-    def companions(self, path: UPath) -> list[UPath]:
-        return [_sidecar(path)]
-
-
-def _as_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
+    def read_file(self, source: Source, schema: pa.Schema, *, use_threads: bool = True) -> pa.Table:
+        read_schema = pa.schema([pa.field(f.name, _json_read_type(f.type)) for f in schema])
+        size = _size(source)
+        if size == 0:
+            return schema.empty_table()
+        block = max(1 << 16, min(JSON_BLOCK_BYTES, size + 1))
+        try:
+            table = _read_json(source, read_schema, block, use_threads)
+        except pa.ArrowInvalid as exc:
+            if block > size or "straddling object" not in str(exc):
+                raise
+            if not isinstance(source, str):
+                source.seek(0)
+            table = _read_json(source, read_schema, size + 1, use_threads)
+        return table.select(schema.names)
 
 
-FORMATS: dict[str, FrameFormat] = {"parquet": ParquetFormat(), "csv": CsvFormat(), "jsonl": JsonLinesFormat()}
+FORMATS: dict[str, FileFormat] = {
+    "parquet": ParquetFormat(),
+    "csv": CsvFormat(),
+    "jsonl": JsonLinesFormat(),
+}

@@ -1,29 +1,42 @@
-"""Dagster IO managers storing DataFrames as Parquet, CSV or JSON Lines, locally or on S3.
+"""Dagster IO managers storing pandas DataFrames as Parquet, CSV or JSON Lines files.
 
-Built on ``UPathIOManager`` so the same code serves ``/local/path`` and ``s3://bucket/prefix``.
-Layout: ``<base>/<asset key parts>.<ext>`` for unpartitioned assets and
-``<base>/<asset key parts>/<partition key>.<ext>`` for partitioned ones (one file per partition).
+The configurable resources (:class:`ParquetIOManager`, :class:`CsvIOManager`,
+:class:`JsonLinesIOManager`) follow Dagster's own ``FilesystemIOManager`` pattern: a
+``ConfigurableIOManagerFactory`` with typed fields whose ``create_io_manager`` returns a
+``UPathIOManager`` subclass (:class:`FrameIOManager`), so one code path serves a local folder
+and ``s3://bucket/prefix`` (UPath + fsspec).
+
+Layout under ``base_path``::
+
+    <asset/key/parts>.<ext>                       unpartitioned
+    <asset/key/parts>/<partition key>.<ext>       one file per partition
+    <file>.schema.json                            schema sidecar, CSV and JSON Lines only
 
 What this adds to ``UPathIOManager``:
-- a single-run backfill hands over ONE frame covering several partitions; it is split on the
-  ``_partition`` column and each partition's file is replaced (a key with no rows gets an empty
-  file, so stale rows of an earlier run cannot survive);
-- loading several partitions returns one concatenated frame, not a dict;
-- every file is written to a temporary name and renamed into place, so a crash mid-write leaves
-  the previous version intact;
-- metadata: ``dagster/row_count``, ``dagster/column_schema``, path, partitions and bytes written.
+
+- single-run backfills: one output frame covering several partitions is split on its
+  ``_partition`` column and each partition's file is replaced on its own (a key without rows
+  gets an empty file, so stale rows of an earlier run cannot survive);
+- loading several partitions returns ONE concatenated frame in partition-key order (not a
+  dict), read in parallel and converted to pandas once, so dtypes are consistent;
+- atomic writes (see ``storage.py``) and exact dtypes (see ``convert.py``);
+- metadata: ``dagster/row_count``, ``dagster/column_schema``, ``path``, ``bytes_written``
+  (data files, sidecars excluded) and, when partitioned, ``partitions_written`` and
+  ``rows_by_partition`` (Dagster copies one output's metadata to every partition of the run,
+  so the row count there is the run's total).
 """
 
 from __future__ import annotations
 
-import re
-import uuid
+import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pandas as pd
+import pyarrow as pa
 from dagster import (
     ConfigurableIOManagerFactory,
+    InitResourceContext,
     InputContext,
     MetadataValue,
     OutputContext,
@@ -32,166 +45,228 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from etl_assets.lib.io.formats import FORMATS, FrameFormat
+from etl_assets.lib.io.convert import (
+    concat_tables,
+    conform,
+    frame_to_table,
+    storable_frame,
+    table_to_frame,
+)
+from etl_assets.lib.io.formats import FORMATS, FileFormat
 from etl_assets.lib.io.metadata import table_schema
-from etl_assets.lib.spec.models import PARTITION_COLUMN
+from etl_assets.lib.io.partitions import split_by_partition
+from etl_assets.lib.io.paths import check_asset_key_parts, check_partition_key, local_name
+from etl_assets.lib.io.storage import (
+    read_frame,
+    read_schema,
+    read_table,
+    sweep_stale_temps,
+    write_table,
+)
 
 StorageFormat = Literal["parquet", "csv", "jsonl"]
-IO_MANAGER_KEYS: dict[str, str] = {"parquet": "parquet_io_manager", "csv": "csv_io_manager", "jsonl": "jsonl_io_manager"}
-_SAFE_PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
+IO_MANAGER_KEYS: dict[str, str] = {
+    "parquet": "parquet_io_manager",
+    "csv": "csv_io_manager",
+    "jsonl": "jsonl_io_manager",
+}
+ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
+READ_THREADS = 8
+_SHOWN = 5
 
 
 class FrameIOManager(UPathIOManager):
     """Stores pandas DataFrames in one file format; see the module docstring."""
 
-    def __init__(self, frame_format: FrameFormat, base_path: UPath):
-        self.frame_format = frame_format
-        self.extension = frame_format.extension
+    def __init__(self, file_format: FileFormat, base_path: UPath):
+        self.file_format = file_format
+        self.extension = file_format.extension
         super().__init__(base_path=base_path)
 
-    # ------------------------------------------------------------------ paths
+    # ---------------------------------------------------------------- paths
 
     def get_asset_relative_path(self, context: InputContext | OutputContext) -> UPath:
-        parts = list(context.asset_key.path)
-        for part in parts:
-            if not _SAFE_PART.match(part) or part in (".", ".."):
-                raise ValueError(f"asset key part {part!r} of {context.asset_key.to_user_string()} is not safe as a path segment")
-        return UPath(*parts)
+        key = context.asset_key
+        return UPath(*check_asset_key_parts(key.path, key.to_user_string()))
 
-    def _partition_path(self, context: InputContext | OutputContext, key: str) -> UPath:
-        if "/" in key or key in (".", ".."):
-            raise ValueError(f"partition key {key!r} is not safe as a file name")
-        return self._get_path_without_extension(context) / f"{key}{self.extension}"
+    def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
+        return base_path / check_partition_key(partition)
 
-    # ------------------------------------------------------------------ writing
+    # ---------------------------------------------------------------- writing
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        self._write_atomically(obj, path)
+        write_table(self.file_format, frame_to_table(obj), path)
 
-    def _write_atomically(self, frame: pd.DataFrame, path: UPath) -> int:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.protocol not in ("", "file", "local"):
-            # One PUT per object is already atomic on S3-like stores.
-            self.frame_format.write(frame, path)
-            return int(path.stat().st_size)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp_companions = self.frame_format.companions(tmp)
-        try:
-            self.frame_format.write(frame, tmp)
-            for tmp_companion, companion in zip(tmp_companions, self.frame_format.companions(path), strict=True):
-                tmp_companion.rename(companion)
-            tmp.rename(path)
-        finally:
-            for leftover in [tmp, *tmp_companions]:
-                if leftover.exists():
-                    leftover.unlink()
-        return int(path.stat().st_size)
-
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
-        if obj is None:
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
+        if obj is None:  # the asset stored its data itself
             return
         if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"{type(self).__name__} stores pandas DataFrames; {context.asset_key.to_user_string()} returned {type(obj).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} stores pandas DataFrames; got {type(obj).__name__} for {_name(context)}"
+            )
+        frame = storable_frame(obj)
+        table = frame_to_table(frame)
         metadata: dict[str, Any] = {
-            "dagster/row_count": len(obj),
-            "dagster/column_schema": table_schema(obj),
+            "dagster/row_count": len(frame),
+            "dagster/column_schema": table_schema(frame),
         }
         if context.has_asset_partitions:
-            written = 0
-            parts = self._split_partitions(context, obj)
-            for key, part in parts.items():
-                written += self._write_atomically(part, self._partition_path(context, key))
-            folder = self._get_path_without_extension(context)
-            metadata |= {"path": MetadataValue.path(str(folder)), "partitions_written": len(parts)}
+            paths = {str(k): p for k, p in self._get_paths_for_partitions(context).items()}
+            parts = split_by_partition(table, list(paths), _name(context))
+            for folder in {p.parent for p in paths.values()}:
+                sweep_stale_temps(folder)
+            written = sum(
+                write_table(self.file_format, part, paths[key]) for key, part in parts.items()
+            )
+            metadata["path"] = MetadataValue.path(str(self._get_path_without_extension(context)))
+            metadata["partitions_written"] = len(parts)
             if len(parts) > 1:
-                # Dagster attaches one output's metadata to every partition it covers, so the
-                # row count above is the run's total; this says how it splits.
-                metadata["rows_by_partition"] = MetadataValue.json({key: len(part) for key, part in parts.items()})
+                metadata["rows_by_partition"] = MetadataValue.json(
+                    {k: p.num_rows for k, p in parts.items()}
+                )
         else:
             path = self._get_path(context)
-            written = self._write_atomically(obj, path)
+            sweep_stale_temps(path.parent)
+            written = write_table(self.file_format, table, path)
             metadata["path"] = MetadataValue.path(str(path))
         metadata["bytes_written"] = written
         context.add_output_metadata(metadata)
 
-    def _split_partitions(self, context: OutputContext, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        keys = list(context.asset_partition_keys)
-        if PARTITION_COLUMN not in frame.columns:
-            if len(keys) != 1:
-                raise ValueError(
-                    f"{context.asset_key.to_user_string()}: an output covering {len(keys)} partitions needs a "
-                    f"{PARTITION_COLUMN!r} column saying which partition each row belongs to"
-                )
-            return {keys[0]: frame.assign(**{PARTITION_COLUMN: keys[0]})}
-        labels = frame[PARTITION_COLUMN].astype("str")
-        stray = sorted(set(labels.unique()) - set(keys))
-        if stray:
-            raise ValueError(
-                f"{context.asset_key.to_user_string()}: rows for partitions outside this run: {', '.join(stray[:5])}"
-                f"{' ...' if len(stray) > 5 else ''} (run covers {keys[0]}...{keys[-1]})"
-            )
-        groups = {str(k): g for k, g in frame.groupby(labels, sort=False, observed=True)} if len(frame) else {}
-        empty = frame.iloc[0:0]
-        return {key: groups.get(key, empty) for key in keys}
-
-    # ------------------------------------------------------------------ reading
+    # ---------------------------------------------------------------- reading
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
-        return self.frame_format.read(path)
+        return read_frame(self.file_format, path)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         if not context.has_asset_key or not context.has_asset_partitions:
-            return self.frame_format.read(self._get_path(context))
-        keys = list(context.asset_partition_keys)
-        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
-        paths = {key: self._partition_path(context, key) for key in keys}
-        missing = [key for key, path in paths.items() if not path.exists()]
-        if missing and not allow_missing:
-            raise FileNotFoundError(
-                f"{context.asset_key.to_user_string()}: {len(missing)} partition(s) not materialized: "
-                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} (looked in {self._get_path_without_extension(context)})"
-            )
-        present = [key for key in keys if key not in missing]
+            return read_frame(self.file_format, self._get_path(context))
+        paths = {str(k): p for k, p in self._get_paths_for_partitions(context).items()}
+        existing = _existing_files(paths.values())
+        missing = [key for key, path in paths.items() if path not in existing]
         if missing:
-            context.log.warning(f"{context.asset_key.to_user_string()}: skipping {len(missing)} missing partition(s)")
+            allowed = bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS, False))
+            message = (
+                f"{_name(context)}: {len(missing)} of {len(paths)} partition(s) not materialized: "
+                f"{_listing(missing)} (looked in {self._get_path_without_extension(context)})"
+            )
+            if not allowed:
+                raise FileNotFoundError(
+                    f"{message}; set input metadata {ALLOW_MISSING_PARTITIONS}=True to skip them"
+                )
+            context.log.warning(f"{message}; skipped ({ALLOW_MISSING_PARTITIONS}=True)")
+        present = [key for key in paths if key not in missing]
         if not present:
+            return self._empty_frame(context)
+        tables = self._read_tables([paths[key] for key in present])
+        return table_to_frame(concat_tables(tables, present))
+
+    def _read_tables(self, paths: list[UPath]) -> list[pa.Table]:
+        """Files read in parallel (Arrow releases the GIL), each single-threaded to avoid
+        oversubscription; one file uses Arrow's own threads."""
+        if len(paths) == 1:
+            return [read_table(self.file_format, paths[0])]
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
+            return list(
+                pool.map(lambda p: read_table(self.file_format, p, use_threads=False), paths)
+            )
+
+    def _empty_frame(self, context: InputContext) -> pd.DataFrame:
+        """No partition to load: an empty frame with the columns of any stored partition."""
+        folder = self._get_path_without_extension(context)
+        try:
+            sample = next(
+                p for p in folder.rglob(f"*{self.extension}") if not p.name.startswith(".")
+            )
+        except (StopIteration, FileNotFoundError):
             return pd.DataFrame()
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            frames = list(pool.map(lambda key: self.frame_format.read(paths[key]), present))
-        non_empty = [f for f in frames if len(f)] or frames[:1]
-        return pd.concat(non_empty, ignore_index=True) if len(non_empty) > 1 else non_empty[0]
+        schema = read_schema(self.file_format, sample)
+        return table_to_frame(conform(schema.empty_table(), schema))
 
 
-class _FrameIOManagerConfig(ConfigurableIOManagerFactory):
-    base_path: str = Field(description="Local folder or s3://bucket/prefix under which tables are stored.")
-    storage_options: dict[str, Any] | None = Field(default=None, description="fsspec options (endpoint, credentials) for remote paths.")
-
-    _format: StorageFormat = "parquet"
-
-    def create_io_manager(self, context: Any) -> FrameIOManager:
-        return FrameIOManager(FORMATS[self._format], UPath(self.base_path, **(self.storage_options or {})))
+def _name(context: InputContext | OutputContext) -> str:
+    return (
+        context.asset_key.to_user_string()
+        if context.has_asset_key
+        else str(context.get_identifier())
+    )
 
 
-class ParquetIOManager(_FrameIOManagerConfig):
-    """DataFrames as Parquet files (the default storage)."""
-
-    _format: StorageFormat = "parquet"
-
-
-class CsvIOManager(_FrameIOManagerConfig):
-    """DataFrames as CSV files with a schema sidecar for exact dtypes."""
-
-    _format: StorageFormat = "csv"
+def _listing(keys: list[str]) -> str:
+    return ", ".join(keys[:_SHOWN]) + (
+        f" (+{len(keys) - _SHOWN} more)" if len(keys) > _SHOWN else ""
+    )
 
 
-class JsonLinesIOManager(_FrameIOManagerConfig):
-    """DataFrames as JSON Lines files with a schema sidecar for exact dtypes."""
+def _existing_files(paths: Any) -> set[UPath]:
+    """Which of ``paths`` exist, with one listing per folder instead of one lookup per file."""
+    paths = list(paths)
+    found: set[UPath] = set()
+    for folder in {p.parent for p in paths}:
+        local = local_name(folder)
+        try:
+            names = (
+                set(os.listdir(local))
+                if local is not None
+                else {p.rsplit("/", 1)[-1] for p in folder.fs.ls(folder.path, detail=False)}
+            )
+        except FileNotFoundError:
+            continue
+        found |= {p for p in paths if p.parent == folder and p.name in names}
+    return found
 
-    _format: StorageFormat = "jsonl"
+
+class FileIOManagerBase(ConfigurableIOManagerFactory[FrameIOManager]):
+    """Shared configuration of the file IO managers; use one of the subclasses."""
+
+    base_path: str = Field(
+        description="Local folder or s3://bucket/prefix under which tables are stored."
+    )
+    storage_options: dict[str, Any] | None = Field(
+        default=None,
+        description="fsspec options for remote paths (endpoint_url, key, secret, ...), passed to UPath.",
+    )
+
+    format_name: ClassVar[StorageFormat] = "parquet"
+
+    def create_io_manager(self, context: InitResourceContext | None) -> FrameIOManager:
+        return FrameIOManager(
+            FORMATS[self.format_name], UPath(self.base_path, **(self.storage_options or {}))
+        )
 
 
-_BY_FORMAT: dict[str, type[_FrameIOManagerConfig]] = {"parquet": ParquetIOManager, "csv": CsvIOManager, "jsonl": JsonLinesIOManager}
+class ParquetIOManager(FileIOManagerBase):
+    """DataFrames as Parquet files (types carried by the file itself)."""
+
+    format_name: ClassVar[StorageFormat] = "parquet"
 
 
-def io_manager_for(storage: StorageFormat | str, base_path: str, storage_options: dict[str, Any] | None = None) -> _FrameIOManagerConfig:
-    return _BY_FORMAT[storage](base_path=base_path, storage_options=storage_options)
+class CsvIOManager(FileIOManagerBase):
+    """DataFrames as CSV files, each with a ``.schema.json`` sidecar for exact dtypes."""
+
+    format_name: ClassVar[StorageFormat] = "csv"
+
+
+class JsonLinesIOManager(FileIOManagerBase):
+    """DataFrames as JSON Lines files, each with a ``.schema.json`` sidecar for exact dtypes."""
+
+    format_name: ClassVar[StorageFormat] = "jsonl"
+
+
+IO_MANAGER_CLASSES: dict[str, type[FileIOManagerBase]] = {
+    "parquet": ParquetIOManager,
+    "csv": CsvIOManager,
+    "jsonl": JsonLinesIOManager,
+}
+
+
+def io_manager_for(
+    format: StorageFormat, base_path: str, storage_options: dict[str, Any] | None = None
+) -> FileIOManagerBase:
+    """The IO manager resource for a storage format (resource key: ``IO_MANAGER_KEYS[format]``)."""
+    try:
+        cls = IO_MANAGER_CLASSES[format]
+    except KeyError:
+        raise ValueError(
+            f"unknown storage format {format!r}; expected one of {sorted(IO_MANAGER_CLASSES)}"
+        ) from None
+    return cls(base_path=base_path, storage_options=storage_options)

@@ -3,92 +3,212 @@
 from __future__ import annotations
 
 import decimal
-import io
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.json as pajson
 import pytest
 from upath import UPath
 
-from etl_assets.lib.io import FORMATS, write_jsonl
+from etl_assets.lib.io import FORMATS, SidecarMismatchError, read_frame, write_frame
+from etl_assets.lib.io import formats as io_formats
+from etl_assets.lib.io import paths as io_paths
+from etl_assets.lib.io.storage import sweep_stale_temps
+
+FORMAT_NAMES = sorted(FORMATS)
+TRICKY = [
+    'comma, "quote"\nnew line',
+    "naïve café 漢字 🎉",
+    "",
+    "back\\slash\ttab\r\n",
+    "bell\x07 nul\x00",
+    " padded ",
+    "null",
+    None,
+]
 
 
-def mixed_frame() -> pd.DataFrame:
-    return pd.DataFrame(
+def _n(values: list, n: int = len(TRICKY)) -> list:
+    """``values`` padded with nulls to the common column length."""
+    return values + [None] * (n - len(values))
+
+
+def dtype_columns() -> dict[str, pd.Series | pd.api.extensions.ExtensionArray | list]:
+    """One column per dtype the managers promise to keep, each with at least one null."""
+    n = len(TRICKY)
+    ts = [
+        "2024-03-10T06:59:59.999999Z",
+        "2024-03-10T07:00:00Z",
+        "2024-11-03T05:30:00Z",
+        "1969-12-31T23:59:59Z",
+    ]
+    return {
+        "int64_nullable": pd.array(_n([1, -(2**62), 2**62]), dtype="Int64"),
+        "int32_nullable": pd.array(_n([1, -5]), dtype="Int32"),
+        "int64_numpy": np.arange(n, dtype=np.int64),
+        "float64": _n([0.1 + 0.2, 1e300, 5e-324, -2.5, np.inf, -np.inf]),
+        "boolean": pd.array(_n([True, False]), dtype="boolean"),
+        "str": pd.array(TRICKY, dtype="str"),
+        "category": pd.Categorical(_n(["b", "a", "b"]), categories=["c", "b", "a"]),
+        "category_ordered_int": pd.Categorical(_n([3, 1]), categories=[3, 2, 1], ordered=True),
+        "datetime_ns": pd.to_datetime(
+            _n(["2024-01-01", "2024-12-31 23:59:59.123456789"]), format="ISO8601"
+        ).as_unit("ns"),
+        "datetime_us": pd.to_datetime(
+            _n(["1900-01-01", "2262-04-11 12:00:00.000001"]), format="ISO8601"
+        ).as_unit("us"),
+        "datetime_utc_us": pd.to_datetime(_n(ts), utc=True, format="ISO8601").as_unit("us"),
+        "datetime_ny_ns": pd.to_datetime(_n(ts), utc=True, format="ISO8601")
+        .tz_convert("America/New_York")
+        .as_unit("ns"),
+        "date32": pd.array(
+            _n([pd.Timestamp("2024-02-29").date(), pd.Timestamp("1899-12-31").date()]),
+            dtype=pd.ArrowDtype(pa.date32()),
+        ),
+        "decimal_12_2": pd.array(
+            _n(
+                [
+                    decimal.Decimal("1.25"),
+                    decimal.Decimal("-3.10"),
+                    decimal.Decimal("9999999999.99"),
+                ]
+            ),
+            dtype=pd.ArrowDtype(pa.decimal128(12, 2)),
+        ),
+        "decimal_38_10": pd.array(
+            _n([decimal.Decimal("1234567890123456789012345678.0123456789")]),
+            dtype=pd.ArrowDtype(pa.decimal128(38, 10)),
+        ),
+        "timedelta": pd.to_timedelta(_n(["1s", "-2 days 00:00:00.000001"])),
+        "null_object": pd.Series([None] * n, dtype=object),
+        "null_int64": pd.array([None] * n, dtype="Int64"),
+        "null_str": pd.array([None] * n, dtype="str"),
+    }
+
+
+def full_frame() -> pd.DataFrame:
+    return pd.DataFrame(dtype_columns())
+
+
+def expected(fmt: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """What comes back: the same, except that JSON has no infinities (written as null)."""
+    if fmt != "jsonl" or "float64" not in frame:
+        return frame
+    return frame.assign(float64=frame["float64"].replace([np.inf, -np.inf], np.nan))
+
+
+def round_trip(tmp_path: Path, fmt: str, frame: pd.DataFrame, name: str = "t") -> pd.DataFrame:
+    path = UPath(tmp_path) / f"{name}{FORMATS[fmt].extension}"
+    write_frame(FORMATS[fmt], frame, path)
+    return read_frame(FORMATS[fmt], path)
+
+
+@pytest.mark.parametrize("column", sorted(dtype_columns()))
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_each_dtype_round_trips(tmp_path: Path, fmt: str, column: str) -> None:
+    frame = pd.DataFrame({column: dtype_columns()[column]})
+    back = round_trip(tmp_path, fmt, frame)
+    assert back[column].dtype == frame[column].dtype
+    pd.testing.assert_frame_equal(back, expected(fmt, frame))
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_all_dtypes_together_and_row_subsets(tmp_path: Path, fmt: str) -> None:
+    frame = full_frame()
+    pd.testing.assert_frame_equal(round_trip(tmp_path, fmt, frame), expected(fmt, frame))
+    # a subset keeps the full categories (they are part of the dtype)
+    subset = frame.iloc[[1, 6]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        round_trip(tmp_path, fmt, subset, "subset"), expected(fmt, subset)
+    )
+    empty = frame.iloc[0:0]
+    back = round_trip(tmp_path, fmt, empty, "empty")
+    assert len(back) == 0
+    assert back.dtypes.to_dict() == empty.dtypes.to_dict()
+
+
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_named_index_is_kept_as_columns(tmp_path: Path, fmt: str) -> None:
+    frame = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.Index(["a", "b"], name="key", dtype="str"))
+    back = round_trip(tmp_path, fmt, frame)
+    assert list(back.columns) == ["key", "v"] and back["key"].tolist() == ["a", "b"]
+
+
+def test_duplicate_column_names_are_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    with pytest.raises(ValueError, match="repeated: \\['a'\\]"):
+        round_trip(tmp_path, "csv", frame)
+
+
+def test_csv_text_on_disk_is_plain(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
         {
-            "i": pd.array([1, None, -3], dtype="Int64"),
-            "f": [1.5, np.nan, 0.1 + 0.2],
-            "s": pd.array(['comma, "quote"\nnewline é', None, ""], dtype="str"),
-            "b": pd.array([True, False, None], dtype="boolean"),
-            "t_utc": pd.to_datetime(["2024-01-01T10:00:00Z", None, "2024-06-01T00:00:01.5Z"], utc=True, format="ISO8601").as_unit("us"),
-            "t_ny": pd.to_datetime(["2024-03-10T07:30:00Z", "2024-11-03T05:30:00Z", None], utc=True).tz_convert("America/New_York").as_unit("us"),
-            "t_naive": pd.to_datetime(["2024-01-01 00:00:00", None, "2024-12-31 23:59:59.25"], format="ISO8601").as_unit("us"),
-            "c": pd.Categorical(["a", None, "b"]),
-            "d": pd.array([pd.Timestamp("2024-01-02").date(), None, pd.Timestamp("1999-12-31").date()], dtype=pd.ArrowDtype(pa.date32())),
-            "dec": pd.array([decimal.Decimal("1.25"), None, decimal.Decimal("-3.10")], dtype=pd.ArrowDtype(pa.decimal128(12, 2))),
-            "all_null": pd.array([None, None, None], dtype="Int64"),
+            "s": pd.array(['a,"b"', "", None], dtype="str"),
+            "n": pd.array([1, None, 3], dtype="Int64"),
         }
     )
+    round_trip(tmp_path, "csv", frame)
+    assert (tmp_path / "t.csv").read_text() == '"s","n"\n"a,""b""",1\n"",\n,3\n'
+    sidecar = json.loads((tmp_path / "t.csv.schema.json").read_text())
+    assert sidecar["columns"] == {"s": "large_string", "n": "int64"}
+    assert sidecar["rows"] == 3 and sidecar["data_bytes"] == (tmp_path / "t.csv").stat().st_size
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_round_trip_keeps_values_and_dtypes(tmp_path: Path, name: str) -> None:
-    fmt = FORMATS[name]
-    frame = mixed_frame()
-    path = UPath(tmp_path / f"table{fmt.extension}")
-    fmt.write(frame, path)
-    back = fmt.read(path)
-    pd.testing.assert_frame_equal(back, frame)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_missing_or_mismatched_sidecar_is_a_clear_error(tmp_path: Path, fmt: str) -> None:
+    ext = FORMATS[fmt].extension
+    round_trip(tmp_path, fmt, pd.DataFrame({"v": [1, 2]}))
+    data = tmp_path / f"t{ext}"
+    with data.open("ab") as handle:  # e.g. a crash between the two renames, or an edit by hand
+        handle.write(b"\n")
+    with pytest.raises(SidecarMismatchError, match="rematerialize"):
+        read_frame(FORMATS[fmt], UPath(data))
+    (tmp_path / f"t{ext}.schema.json").unlink()
+    with pytest.raises(FileNotFoundError, match=rf"t{ext}\.schema\.json is missing"):
+        read_frame(FORMATS[fmt], UPath(data))
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
-def test_empty_frame_round_trip(tmp_path: Path, name: str) -> None:
-    fmt = FORMATS[name]
-    frame = mixed_frame().iloc[0:0]
-    path = UPath(tmp_path / f"empty{fmt.extension}")
-    fmt.write(frame, path)
-    back = fmt.read(path)
-    assert list(back.columns) == list(frame.columns) and len(back) == 0
-    assert back.dtypes.astype(str).equals(frame.dtypes.astype(str))  # categories of an empty column may differ
+@pytest.mark.parametrize("fmt", FORMAT_NAMES)
+def test_remote_file_system_round_trip(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsspec's in-memory file system stands in for S3: temp name + mv, then one-PUT uploads."""
+    frame = full_frame()
+    base = UPath(f"memory://etl-assets-test/{fmt}")
+    path = base / f"t{FORMATS[fmt].extension}"
+    write_frame(FORMATS[fmt], frame, path)
+    pd.testing.assert_frame_equal(read_frame(FORMATS[fmt], path), expected(fmt, frame))
+    monkeypatch.setattr(io_paths, "ATOMIC_PUT_PROTOCOLS", frozenset({"memory"}))
+    write_frame(FORMATS[fmt], frame.iloc[:2], path)
+    pd.testing.assert_frame_equal(read_frame(FORMATS[fmt], path), expected(fmt, frame.iloc[:2]))
+    assert not [p.name for p in base.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_csv_without_its_schema_file_names_it(tmp_path: Path) -> None:
-    fmt = FORMATS["csv"]
-    path = UPath(tmp_path / "t.csv")
-    fmt.write(mixed_frame(), path)
-    (tmp_path / "t.csv.schema").unlink()
-    with pytest.raises(FileNotFoundError, match=r"t\.csv\.schema is missing"):
-        fmt.read(path)
+def test_stale_temp_files_are_swept_but_fresh_ones_kept(tmp_path: Path) -> None:
+    stale, fresh = tmp_path / ".t.csv.0123456789ab.tmp", tmp_path / ".t.csv.ba9876543210.tmp"
+    stale.write_text("partial")
+    fresh.write_text("in progress")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    (tmp_path / "keep.tmp").write_text("not ours")
+    assert sweep_stale_temps(UPath(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".t.csv.ba9876543210.tmp", "keep.tmp"]
 
 
-def test_jsonl_writer_output_is_valid_json_per_line() -> None:
-    frame = mixed_frame()
-    frame["ctrl"] = pd.array(["bell\x07", "tab\tand\\slash", None], dtype="str")
-    frame["inf"] = [np.inf, -np.inf, 2.0]
-    sink = io.BytesIO()
-    write_jsonl(pa.Table.from_pandas(frame, preserve_index=False), sink, chunk_rows=2)
-    lines = sink.getvalue().decode().splitlines()
-    records = [json.loads(line) for line in lines]
-    assert len(records) == 3
-    assert records[0]["s"] == 'comma, "quote"\nnewline é'
-    assert records[0]["ctrl"] == "bell\x07" and records[1]["ctrl"] == "tab\tand\\slash"
-    assert records[1]["i"] is None and records[1]["f"] is None and records[1]["b"] is False
-    assert records[0]["inf"] is None and records[2]["inf"] == 2.0
-    assert records[2]["f"] == 0.1 + 0.2  # shortest round-trip repr
-    assert records[0]["t_utc"] == "2024-01-01T10:00:00.000000Z"
-    assert records[0]["t_ny"] == "2024-03-10T07:30:00.000000Z"  # same instant, written in UTC
-    assert records[0]["dec"] == 1.25 and records[0]["d"] == "2024-01-02" and records[0]["c"] == "a"
-    assert list(records[0]) == list(frame.columns)
+def test_jsonl_line_longer_than_a_read_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io_formats, "JSON_BLOCK_BYTES", 1 << 16)
+    frame = pd.DataFrame({"s": pd.array(["x" * 200_000, "short"] * 3, dtype="str")})
+    pd.testing.assert_frame_equal(round_trip(tmp_path, "jsonl", frame), frame)
 
 
-def test_jsonl_is_readable_by_arrow(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"a": pd.array(range(1000), dtype="Int64"), "s": pd.array([f"v{i}" for i in range(1000)], dtype="str")})
-    path = tmp_path / "x.jsonl"
-    with path.open("wb") as sink:
-        write_jsonl(pa.Table.from_pandas(frame, preserve_index=False), sink, chunk_rows=128)
-    table = pajson.read_json(path)
-    assert table.num_rows == 1000 and table["a"].to_pylist() == list(range(1000))
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_binary_columns_are_refused_by_text_formats(tmp_path: Path, fmt: str) -> None:
+    frame = pd.DataFrame({"b": pd.Series([b"\x00\xff", None], dtype=object)})
+    with pytest.raises(TypeError, match=r"cannot store .*binary columns"):
+        round_trip(tmp_path, fmt, frame)
+    assert list(tmp_path.iterdir()) == []
+    pd.testing.assert_frame_equal(round_trip(tmp_path, "parquet", frame), frame)
