@@ -76,9 +76,9 @@ def run_pipeline(defs: Definitions, spec: PipelineSpec, instance: DagsterInstanc
         run.materializations += 1
         count = materialization.metadata.get("dagster/row_count")
         if count is not None:
-            # A single-run backfill emits one event per partition, each carrying the run's total.
+            # A single-run backfill emits one event per partition, each with its own row count.
             key = materialization.asset_key.to_user_string()
-            run.row_counts[key] = max(run.row_counts.get(key, 0), int(count.value))  # type: ignore[arg-type]
+            run.row_counts[key] = run.row_counts.get(key, 0) + int(count.value)  # type: ignore[arg-type]
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             run.checks_passed += 1

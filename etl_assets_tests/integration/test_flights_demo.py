@@ -103,3 +103,16 @@ def test_weather_join_brings_weather_columns(demo, reference: pd.DataFrame) -> N
     got = load(demo, "agg", "weather_delays", partition=DAYS[0])
     assert int(got["flights"].sum()) == int((reference["date"] == DAYS[0]).sum())
     assert got["temp"].notna().mean() > 0.9
+
+
+def test_each_partition_event_carries_that_days_row_count(demo, reference: pd.DataFrame) -> None:
+    """A range run emits one event per day; the UI's row count per partition is that day's."""
+    _, _, result = demo
+    events = [
+        e.event_specific_data.materialization  # type: ignore[union-attr]
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey(["flights", "clean", "flights"])
+    ]
+    got = {m.partition: m.metadata["dagster/row_count"].value for m in events}
+    expected = reference.groupby("date").size().to_dict()
+    assert got == {day: int(expected[day]) for day in DAYS}

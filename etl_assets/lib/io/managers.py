@@ -22,8 +22,10 @@ What this adds to ``UPathIOManager``:
 - atomic writes (see ``storage.py``) and exact dtypes (see ``convert.py``);
 - metadata: ``dagster/row_count``, ``dagster/column_schema``, ``path``, ``bytes_written``
   (data files, sidecars excluded) and, when partitioned, ``partitions_written`` and
-  ``rows_by_partition`` (Dagster copies one output's metadata to every partition of the run,
-  so the row count there is the run's total).
+  ``rows_by_partition``. Dagster copies one output's metadata to every partition event of a
+  range run, so each partition's event also gets its own ``dagster/row_count`` and
+  ``partition_rows`` through partition-scoped asset metadata: the UI's row count per
+  partition is that partition's, not the run's total.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class FrameIOManager(UPathIOManager):
                 metadata["rows_by_partition"] = MetadataValue.json(
                     {k: p.num_rows for k, p in parts.items()}
                 )
+                _record_rows_per_partition(context, {k: p.num_rows for k, p in parts.items()})
         else:
             path = self._get_path(context)
             sweep_stale_temps(path.parent)
@@ -270,3 +273,20 @@ def io_manager_for(
             f"unknown storage format {format!r}; expected one of {sorted(IO_MANAGER_CLASSES)}"
         ) from None
     return cls(base_path=base_path, storage_options=storage_options)
+
+
+def _record_rows_per_partition(context: OutputContext, rows: dict[str, int]) -> None:
+    """Give each partition's materialization event its own row count in a range run.
+
+    Only possible inside a real step; an OutputContext built by hand for a unit test has no
+    step context, and then the run-level metadata is all there is.
+    """
+    step_context = getattr(context, "_step_context", None)
+    if step_context is None or not context.has_asset_key:
+        return
+    for key, count in rows.items():
+        step_context.add_asset_metadata(
+            {"dagster/row_count": count, "partition_rows": count},
+            asset_key=context.asset_key,
+            partition_key=key,
+        )
