@@ -62,10 +62,12 @@ def _demo(args: argparse.Namespace) -> int:
         print(
             f"\npipeline {run.pipeline}: run {run.run_id} {status} in {run.seconds:.1f} s;"
             f" partitions {run.partitions}; {run.materializations} materializations;"
-            f" checks passed {run.checks_passed}, failed {len(run.checks_failed)}"
+            f" checks passed {run.checks_passed}, failed {len(run.checks_failed)}, warned {len(run.checks_warned)}"
         )
         for check in run.checks_failed:
             print(f"  failed check: {check}")
+        for check in run.checks_warned:
+            print(f"  warning (check failed, WARN severity): {check}")
         for key, rows in sorted(run.row_counts.items()):
             print(f"  {key:45s} {rows:>10,d} rows")
     print(f"\noutputs:   {warehouse}/<pipeline>/<layer>/<table>[/<partition>].<format>")

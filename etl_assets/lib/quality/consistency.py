@@ -65,14 +65,15 @@ def find_orphans(
     present = left.notna().to_numpy(dtype=bool)
     found = left.isin(pd.unique(right.dropna())).to_numpy(dtype=bool)
     mask = present & ~found
-    orphan_values = left[mask]
-    counts = orphan_values.value_counts().head(sample_size)
+    orphan_values = values[mask]  # original dtype, so 7 reads as 7, not 7.0
+    counts = orphan_values.value_counts()
+    counts = counts[counts > 0].head(sample_size)  # a categorical counts its unused categories as 0
     return OrphanReport(
         column=column or str(values.name),
         references=references,
         checked=int(present.sum()),
         orphans=int(mask.sum()),
-        distinct_orphans=int(orphan_values.nunique()),
+        distinct_orphans=int(left[mask].nunique()),
         sample={str(k): int(v) for k, v in counts.items()},
         mask=mask,
     )

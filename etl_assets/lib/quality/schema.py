@@ -307,12 +307,12 @@ def validate_frame(
     # DataFrame-level checks (cross-field rules) are reported once per column by pandera
     table_level = cases["column"].isna() | rules.astype(str).str.startswith(("rule: ", "unique: "))
     column_of = cases["column"].astype("object").where(~table_level, TABLE)
+    missing = rules == MISSING_COLUMN
+    column_of = column_of.where(~missing, cases["failure_case"].astype("object"))
     indexes = pd.to_numeric(cases["index"], errors="coerce")
     grouped = pd.DataFrame({"column": column_of.astype(str), "rule": rules.astype(str), "index": indexes})
     for (column, rule), group in grouped.groupby(["column", "rule"], sort=True):
         located = group["index"].dropna().astype("int64").unique()
-        if column == TABLE and rule == MISSING_COLUMN:
-            column = str(cases.loc[group.index[0], "failure_case"])
         count = len(located) if len(located) else len(group)
         failures.setdefault(column, {})[rule] = int(count)
         positions[(column, rule)] = np.sort(located)
@@ -334,6 +334,13 @@ def validate_clean(frame: pd.DataFrame, clean: CleanSpec, *, sample_size: int = 
 
 #: Metrics that count rows: never null, never negative.
 _COUNTING = ("count", "null_count", "nunique")
+
+
+def _non_negative() -> pa.Check:
+    def check(series: pd.Series) -> pd.Series:
+        return (series >= 0).fillna(True).astype(bool)
+
+    return pa.Check(check, name=MIN)
 
 
 def _unique_rows_check(keys: list[str]) -> pa.Check:
@@ -361,7 +368,7 @@ def build_aggregate_schema(agg: AggregateSpec, *, name: str | None = None, parti
         columns["window_start"] = pa.Column(None, nullable=False, required=True)
     for metric_name, metric in agg.parsed_metrics.items():
         if metric.function in _COUNTING:
-            columns[metric_name] = pa.Column(None, checks=[pa.Check.ge(0, name=MIN)], nullable=False, required=True)
+            columns[metric_name] = pa.Column(None, checks=[_non_negative()], nullable=False, required=True)
         else:
             columns[metric_name] = pa.Column(None, nullable=True, required=True)
     keys = ([PARTITION_COLUMN] if partitioned else []) + list(agg.group_by)
