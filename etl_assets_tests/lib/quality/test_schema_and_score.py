@@ -10,7 +10,12 @@ import pandera.pandas as pa
 import pytest
 
 from etl_assets.lib.quality.consistency import find_orphans
-from etl_assets.lib.quality.schema import build_aggregate_schema, build_schema, validate_clean, validate_frame
+from etl_assets.lib.quality.schema import (
+    build_aggregate_schema,
+    build_schema,
+    validate_clean,
+    validate_frame,
+)
 from etl_assets.lib.quality.score import score_table, timeliness
 from etl_assets.lib.spec import parse_spec
 from etl_assets.lib.transforms import clean_table

@@ -46,5 +46,5 @@ def test_luhn_checksum() -> None:
 
 
 def test_unknown_kind_names_the_catalogue() -> None:
-    with pytest.raises(KeyError, match="unknown semantic type 'zip'.*postal_code"):
+    with pytest.raises(KeyError, match=r"unknown semantic type 'zip'.*postal_code"):
         valid_mask(pd.Series(["1"]), "zip")
