@@ -34,7 +34,8 @@ from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
     clean_check_specs,
-    clean_reference_ins,
+    clean_reference_deps,
+    clean_reference_resources,
     evaluate_aggregate,
     evaluate_clean,
 )
@@ -108,7 +109,9 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
     @multi_asset(
         name=f"{spec.pipeline}__clean__{name}",
         group_name=spec.pipeline,
-        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source)), **clean_reference_ins(spec, name)},
+        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source))},
+        deps=clean_reference_deps(spec, name),
+        required_resource_keys=clean_reference_resources(spec, name),
         outs={
             "clean": AssetOut(
                 key=clean_asset_key,
@@ -134,12 +137,12 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         ],
         **_partitioning(partitioned, partitions_def),
     )
-    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **referenced: pd.DataFrame):
+    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame):
         started = time.perf_counter()
         result = clean_table(raw, clean, table=name)
         stats = result.stats
         counts = stats.as_metadata()
-        quality = evaluate_clean(spec, name, result.clean, stats, referenced, context)
+        quality = evaluate_clean(spec, name, result.clean, stats, context=context)
         yield Output(
             quality.frame,
             output_name="clean",

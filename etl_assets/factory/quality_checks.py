@@ -8,9 +8,11 @@ never loads the rest. The builders here only wire Dagster objects; the work is d
 - ``schema``: the pandera schema of the declared columns and rules (ERROR, blocking unless the
   spec's ``quality.schema_blocking`` is false). Metadata: failures per column and rule and a
   small sample of failing rows.
-- ``references``: every ``references`` column against the referenced clean table (loaded through
-  its IO manager as an input of the step). WARN by default: orphans are a consistency score,
-  not a reason to stop the pipeline.
+- ``references``: every ``references`` column against the referenced clean table, loaded through
+  that table's IO manager inside the step. The referenced tables are dependencies (``deps``), not
+  inputs, so that materializing one table alone still works when a dimension has never been
+  built: the check then says which references it could not verify. WARN by default: orphans are
+  a consistency score, not a reason to stop the pipeline.
 - ``quality_score``: the 0-100 score against ``quality.min_score`` (WARN unless the spec says
   ``severity: error``, which also makes it blocking).
 """
@@ -26,11 +28,13 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
+    AssetKey,
     MetadataValue,
+    build_input_context,
 )
 
 from etl_assets.factory.keys import agg_key, clean_key
+from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.quality.consistency import OrphanReport, find_orphans
 from etl_assets.lib.quality.schema import (
     SchemaReport,
@@ -58,10 +62,6 @@ def _severity(level: str) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if level == "error" else AssetCheckSeverity.WARN
 
 
-def reference_input_name(table: str) -> str:
-    return f"ref_{table}"
-
-
 def _referenced_tables(spec: PipelineSpec, name: str) -> list[str]:
     """Other clean tables this one references (a self-reference reads the frame itself)."""
     found = {c.reference[0] for c in spec.clean[name].columns.values() if c.reference is not None}
@@ -87,9 +87,28 @@ def clean_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]:
     return specs
 
 
-def clean_reference_ins(spec: PipelineSpec, name: str) -> dict[str, AssetIn]:
-    """Inputs that bring in the referenced (unpartitioned) clean tables."""
-    return {reference_input_name(t): AssetIn(key=clean_key(spec.pipeline, t)) for t in _referenced_tables(spec, name)}
+def clean_reference_deps(spec: PipelineSpec, name: str) -> list[AssetKey]:
+    """The referenced (unpartitioned) clean tables: run before this one when both are selected."""
+    return [clean_key(spec.pipeline, t) for t in _referenced_tables(spec, name)]
+
+
+def clean_reference_resources(spec: PipelineSpec, name: str) -> set[str]:
+    """IO managers the step loads the referenced tables with."""
+    return {IO_MANAGER_KEYS[spec.storage_for(spec.clean[t])] for t in _referenced_tables(spec, name)}
+
+
+def load_referenced(context: AssetExecutionContext, spec: PipelineSpec, name: str) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The referenced tables through their IO managers, and why any could not be loaded."""
+    frames: dict[str, pd.DataFrame] = {}
+    missing: dict[str, str] = {}
+    for table in _referenced_tables(spec, name):
+        manager = getattr(context.resources, IO_MANAGER_KEYS[spec.storage_for(spec.clean[table])])
+        key = clean_key(spec.pipeline, table)
+        try:
+            frames[table] = manager.load_input(build_input_context(asset_key=key, instance=context.instance))
+        except FileNotFoundError as exc:
+            missing[table] = f"{key.to_user_string()} is not materialized ({exc})"
+    return frames, missing
 
 
 def aggregate_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]:
@@ -175,15 +194,19 @@ def _score_result(key: Any, score: QualityScore, quality: QualitySpec) -> AssetC
     )
 
 
-def _references_result(key: Any, reports: dict[str, OrphanReport], quality: QualitySpec) -> AssetCheckResult:
+def _references_result(
+    key: Any, reports: dict[str, OrphanReport], unchecked: dict[str, str], quality: QualitySpec
+) -> AssetCheckResult:
     orphans = sum(r.orphans for r in reports.values())
+    described = [r.describe() for r in reports.values()] + [f"{c}: not checked, {why}" for c, why in unchecked.items()]
     return AssetCheckResult(
         check_name=REFERENCES_CHECK,
         asset_key=key,
-        passed=orphans == 0,
+        passed=orphans == 0 and not unchecked,
         severity=_severity(quality.references_severity),
-        description="; ".join(r.describe() for r in reports.values()),
+        description="; ".join(described),
         metadata={
+            "not_checked": MetadataValue.json(unchecked),
             "orphan_rows": orphans,
             **{f"orphans/{c}": r.orphans for c, r in reports.items()},
             **{f"coverage/{c}": round(r.coverage, 6) for c, r in reports.items()},
@@ -197,22 +220,33 @@ def evaluate_clean(
     name: str,
     frame: pd.DataFrame,
     stats: CleanStats,
-    referenced: dict[str, pd.DataFrame],
+    referenced: dict[str, pd.DataFrame] | None = None,
     context: AssetExecutionContext | None = None,
 ) -> QualityOutcome:
-    """Run the schema, references and score of clean table ``name`` on the frame just built."""
+    """Run the schema, references and score of clean table ``name`` on the frame just built.
+
+    ``referenced`` maps each referenced clean table to its frame; when omitted they are loaded
+    through the IO managers of ``context``.
+    """
     clean = spec.clean[name]
     quality = _quality(clean.quality)
     key = clean_key(spec.pipeline, name)
     schema = build_schema(clean, name=f"{spec.pipeline}/clean/{name}")
     report = validate_frame(frame, schema, sample_size=SAMPLE_ROWS, pii_columns=pii_columns(clean))
 
+    missing: dict[str, str] = {}
+    if referenced is None:
+        referenced, missing = load_referenced(context, spec, name) if context is not None else ({}, {})
     orphans: dict[str, OrphanReport] = {}
+    unchecked: dict[str, str] = {}
     for column, declared in clean.columns.items():
         if declared.reference is None:
             continue
         table, ref_column = declared.reference
-        target = frame if table == name else referenced[reference_input_name(table)]
+        if table != name and table not in referenced:
+            unchecked[column] = missing.get(table, f"{table} not given")
+            continue
+        target = frame if table == name else referenced[table]
         orphans[column] = find_orphans(frame[column], target[ref_column], column=column, references=declared.references or "")
 
     rules_checked = sum(len(schema.columns[c].checks) for c in schema.columns) + len(clean.rules)
@@ -234,8 +268,8 @@ def evaluate_clean(
         out = out[[c for c in out.columns if c != PARTITION_COLUMN] + [PARTITION_COLUMN]]
 
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
-    if orphans:
-        results.append(_references_result(key, orphans, quality))
+    if orphans or unchecked:
+        results.append(_references_result(key, orphans, unchecked, quality))
     return QualityOutcome(frame=out, metadata=score.as_metadata(), results=results)
 
 

@@ -132,3 +132,16 @@ def test_quality_score_threshold_severity(tmp_path: Path, severity: str, blocks:
     assert evaluation.severity == (AssetCheckSeverity.ERROR if blocks else AssetCheckSeverity.WARN)
     assert result.success is not blocks
     assert ("shop/agg/per_customer" in materialized(result)) is not blocks
+
+
+def test_unbuilt_dimension_leaves_references_unchecked_not_failed_run(tmp_path: Path) -> None:
+    write(tmp_path, "2024-01-02", GOOD)
+    spec = parse_spec(SPEC.replace("MIN_SCORE", "0").replace("SEVERITY", "warn"))
+    assets = list(build_pipeline_definitions(spec).assets or [])
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(assets, resources=build_resources(tmp_path), instance=instance, partition_key="2024-01-02",
+                             selection=[AssetKey(["shop", layer, "orders"]) for layer in ("raw", "clean", "rejected")])
+    assert result.success
+    refs = checks(result)[("shop/clean/orders", "references")]
+    assert not refs.passed and refs.severity == AssetCheckSeverity.WARN
+    assert "customer_id: not checked, shop/clean/customers is not materialized" in refs.description
