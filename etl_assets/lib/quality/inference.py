@@ -10,7 +10,7 @@ reports, per column:
 - **nullability**: share of nulls; ``required`` when there are none.
 - **semantic type** with a confidence 0-1: the share of a sample of non-null values that the
   catalogue's validator (:mod:`etl_assets.lib.quality.semantic`) accepts. Among the types that
-  accept at least 90%, a name hint wins, then the most specific type (``SPECIFICITY``). "Weak" types
+  accept at least 80%, a name hint wins, then the most specific type (``SPECIFICITY``). "Weak" types
   (latitude, longitude, currency amount and postal code over plain numbers: any small number
   passes their validator) are only proposed when the column name hints at them, and their
   confidence is scaled by 0.8 because part of the evidence is the name.
@@ -52,7 +52,7 @@ WEAK_NUMERIC = ("latitude", "longitude", "currency_amount", "postal_code")
 #: Column name fragments that mark personal data even without a semantic type.
 PII_NAMES = ("first_name", "last_name", "full_name", "surname", "given_name", "address", "street", "birth", "dob",
              "passport", "license", "gender")
-SEMANTIC_THRESHOLD = 0.9
+SEMANTIC_THRESHOLD = 0.8
 #: Most specific first: when several types accept a column, the narrower one wins.
 SPECIFICITY = ("uuid", "email", "url", "ip_address", "ssn", "credit_card", "phone", "datetime", "date", "date_us",
                "date_eu", "country_code", "postal_code", "latitude", "longitude", "currency_amount")
