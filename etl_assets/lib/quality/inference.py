@@ -17,7 +17,7 @@ reports, per column:
 - **PII**: from the semantic type, or a name that says personal data (first_name, address, ...).
 
 Then per table the **candidate primary keys** (single columns, then pairs and triples of the
-most distinct columns, without nulls and without floats), and **foreign keys** between the
+12 most distinct columns, without nulls and without floats), and **foreign keys** between the
 given files: a column whose values are included in another table's single-column key, with
 the coverage (share of non-null rows found). Numeric columns must also be related by name
 (``customer_id`` -> ``customers.customer_id``): small integers are included in any id column.
@@ -295,8 +295,10 @@ def _codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), max(len(uniques), 1)
 
 
-def candidate_keys(frame: pd.DataFrame, columns: list[ColumnProfile], *, limit: int = 3, width: int = 8) -> list[list[str]]:
-    """Single columns, then pairs and triples of the most distinct columns, that identify rows."""
+def candidate_keys(frame: pd.DataFrame, columns: list[ColumnProfile], *, limit: int = 3, width: int = 12) -> list[list[str]]:
+    """Single columns, then pairs and triples of the ``width`` most distinct columns, that
+    identify rows. Combinations whose distinct counts multiply to fewer than the rows cannot be
+    keys and are skipped without looking at the data."""
     rows = len(frame)
     if rows == 0:
         return []
@@ -305,22 +307,27 @@ def candidate_keys(frame: pd.DataFrame, columns: list[ColumnProfile], *, limit: 
     if keys:
         return keys[:limit]
     top = sorted(eligible, key=lambda c: -c.distinct)[:width]
-    codes = {c.name: _codes(frame, c.name) for c in top}
+    distinct = {c.name: c.distinct for c in top}
+    codes: dict[str, tuple[np.ndarray, int]] = {}
     found: list[list[str]] = []
     for size in (2, 3):
         for combo in itertools.combinations([c.name for c in top], size):
             if any(set(k) <= set(combo) for k in found):
                 continue  # a superset of a key is not a candidate key
+            if float(np.prod([distinct[c] for c in combo], dtype=np.float64)) < rows:
+                continue
             span = 1
             combined = np.zeros(rows, dtype=np.int64)
             for col in combo:
+                if col not in codes:
+                    codes[col] = _codes(frame, col)
                 code, n = codes[col]
                 if span * n >= 2**62:
                     break
                 combined = combined * n + code
                 span *= n
             else:
-                if len(np.unique(combined)) == rows:
+                if not pd.Series(combined).duplicated().any():
                     found.append(list(combo))
                     if len(found) >= limit:
                         return found
