@@ -141,3 +141,24 @@ def test_cli_draft_validates_and_materializes(related_files: tuple[Path, int], c
 def test_cli_reports_a_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["infer", str(tmp_path / "nope.csv")]) == 1
     assert "nope.csv: no such file or folder" in capsys.readouterr().err
+
+
+def test_nycflights_dimension_files(tmp_path: Path) -> None:
+    import shutil
+
+    from etl_assets.demo.nycflights import package_data_dir
+
+    for name in ("airlines.csv", "airports.csv", "planes.csv", "weather.csv"):
+        shutil.copy(package_data_dir() / name, tmp_path / name)
+    report, frames = infer_files([tmp_path])
+    tables = {t.name: t for t in report.tables}
+    assert tables["airports"].primary_keys == [["faa"]] and tables["planes"].primary_keys == [["tailnum"]]
+    assert tables["weather"].primary_keys == [["time_hour", "origin"]]
+    assert tables["airports"].column("lat").semantic == "latitude"
+    assert tables["weather"].column("time_hour").storage_type == "datetime"
+    assert [(f.table, f.column, f.ref_table, f.ref_column, f.coverage) for f in report.foreign_keys] == [
+        ("weather", "origin", "airports", "faa", 1.0)
+    ]
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(report.to_yaml("nyc", frames))
+    assert main(["validate", str(draft)]) == 0
