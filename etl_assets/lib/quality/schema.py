@@ -79,9 +79,15 @@ def _bound(column: ColumnSpec, series: pd.Series, value: Any) -> Any:
     return value
 
 
+def _date_as_datetime(series: pd.Series) -> pd.Series:
+    """date32[pyarrow] -> datetime64[s] through an Arrow cast (pandas' own path goes through
+    Python objects and was 60% of a validation's time)."""
+    return series.astype(pd.ArrowDtype(pyarrow.timestamp("s"))).astype("datetime64[s]")
+
+
 def _comparable(column: ColumnSpec, series: pd.Series) -> pd.Series:
     if column.type == "date":
-        return pd.to_datetime(series.astype("datetime64[s]"))
+        return _date_as_datetime(series)
     if column.type == "decimal":
         return series.astype("float64")
     return series
@@ -150,7 +156,7 @@ def _same_clock(series: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_dtype(series.dtype):
         return series.dt.tz_localize("UTC")
     if isinstance(series.dtype, pd.ArrowDtype) and str(series.dtype).startswith("date32"):
-        return pd.to_datetime(series.astype("datetime64[s]")).dt.tz_localize("UTC")
+        return _date_as_datetime(series).dt.tz_localize("UTC")
     return series
 
 
