@@ -195,7 +195,7 @@ def _score_result(key: Any, score: QualityScore, quality: QualitySpec) -> AssetC
 
 
 def _references_result(
-    key: Any, reports: dict[str, OrphanReport], unchecked: dict[str, str], quality: QualitySpec
+    key: Any, reports: dict[str, OrphanReport], unchecked: dict[str, str], quality: QualitySpec, pii: set[str]
 ) -> AssetCheckResult:
     orphans = sum(r.orphans for r in reports.values())
     described = [r.describe() for r in reports.values()] + [f"{c}: not checked, {why}" for c, why in unchecked.items()]
@@ -210,7 +210,9 @@ def _references_result(
             "orphan_rows": orphans,
             **{f"orphans/{c}": r.orphans for c, r in reports.items()},
             **{f"coverage/{c}": round(r.coverage, 6) for c, r in reports.items()},
-            "orphan_values_sample": MetadataValue.json({c: r.sample for c, r in reports.items() if r.orphans}),
+            "orphan_values_sample": MetadataValue.json(
+                {c: (r.sample if c not in pii else {"(PII, not shown)": r.orphans}) for c, r in reports.items() if r.orphans}
+            ),
         },
     )
 
@@ -269,7 +271,7 @@ def evaluate_clean(
 
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
     if orphans or unchecked:
-        results.append(_references_result(key, orphans, unchecked, quality))
+        results.append(_references_result(key, orphans, unchecked, quality, pii_columns(clean)))
     return QualityOutcome(frame=out, metadata=score.as_metadata(), results=results)
 
 
