@@ -48,3 +48,13 @@ def test_luhn_checksum() -> None:
 def test_unknown_kind_names_the_catalogue() -> None:
     with pytest.raises(KeyError, match=r"unknown semantic type 'zip'.*postal_code"):
         valid_mask(pd.Series(["1"]), "zip")
+
+
+def test_api_contract_for_pattern_anomalies() -> None:
+    """Anomaly tagging imports ``valid_mask`` and ``SEMANTIC_TYPES``: a bool Series aligned with
+    the input's index (any index), nulls valid."""
+    values = pd.Series(["a@example.org", None, "nope"], index=[10, 20, 30], dtype="str")
+    mask = valid_mask(values, "email")
+    assert mask.dtype == bool and mask.index.tolist() == [10, 20, 30] and mask.tolist() == [True, True, False]
+    assert all(isinstance(name, str) and t.name == name for name, t in SEMANTIC_TYPES.items())
+    assert valid_mask(pd.Series([], dtype="str"), "uuid").tolist() == []
