@@ -162,3 +162,29 @@ def test_nycflights_dimension_files(tmp_path: Path) -> None:
     draft = tmp_path / "draft.yaml"
     draft.write_text(report.to_yaml("nyc", frames))
     assert main(["validate", str(draft)]) == 0
+
+
+def test_parquet_and_json_lines_files(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "id": np.arange(1, 101),
+        "score": np.linspace(0, 1, 100),
+        "email": [f"u{i}@example.org" for i in range(100)],
+        "at": pd.date_range("2024-01-01", periods=100, freq="h", tz="UTC"),
+    })
+    frame.to_parquet(tmp_path / "events.parquet")
+    frame.drop(columns=["at"]).to_json(tmp_path / "people.jsonl", orient="records", lines=True)
+    report, frames = infer_files([tmp_path / "events.parquet", tmp_path / "people.jsonl"])
+    tables = {t.name: t for t in report.tables}
+    assert tables["events"].format == "parquet" and tables["people"].format == "jsonl"
+    for table in tables.values():
+        assert table.column("id").storage_type == "int" and table.column("score").storage_type == "float"
+        assert table.column("email").semantic == "email" and table.column("email").pii
+        assert table.primary_keys[0] == ["id"]
+    assert tables["events"].column("at").storage_type == "datetime" and tables["events"].column("at").timezone_aware
+    draft = tmp_path / "draft.yaml"
+    draft.write_text(report.to_yaml("events", frames))
+    spec = load_spec(draft)
+    defs = build_pipeline_definitions(spec)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(list(defs.assets or []), resources=build_resources(tmp_path), instance=instance)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
