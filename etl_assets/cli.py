@@ -62,10 +62,12 @@ def _demo(args: argparse.Namespace) -> int:
         print(
             f"\npipeline {run.pipeline}: run {run.run_id} {status} in {run.seconds:.1f} s;"
             f" partitions {run.partitions}; {run.materializations} materializations;"
-            f" checks passed {run.checks_passed}, failed {len(run.checks_failed)}"
+            f" checks passed {run.checks_passed}, failed {len(run.checks_failed)}, warned {len(run.checks_warned)}"
         )
         for check in run.checks_failed:
             print(f"  failed check: {check}")
+        for check in run.checks_warned:
+            print(f"  warning (check failed, WARN severity): {check}")
         for key, rows in sorted(run.row_counts.items()):
             print(f"  {key:45s} {rows:>10,d} rows")
     print(f"\noutputs:   {warehouse}/<pipeline>/<layer>/<table>[/<partition>].<format>")
@@ -73,6 +75,24 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"open the UI: DAGSTER_HOME={Path(args.dagster_home).resolve()} ETL_ASSETS_DATA_ROOT={data_root} "
           ".venv/bin/dagster dev   (or: make ui)")
     return 1 if failed else 0
+
+
+def _infer(args: argparse.Namespace) -> int:
+    import json
+
+    from etl_assets.lib.quality.inference import infer_files
+    from etl_assets.lib.sources.errors import SourceError
+
+    try:
+        report, frames = infer_files(args.paths, args.data_root)
+    except (FileNotFoundError, ValueError, SourceError) as exc:
+        print(f"etl-assets infer: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.as_dict(), indent=2, default=str) if args.json else report.to_text())
+    if args.out is not None:
+        Path(args.out).write_text(report.to_yaml(args.name, frames), encoding="utf-8")
+        print(f"\ndraft pipeline written to {args.out}; check it with: etl-assets validate {args.out}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dagster-home", default=PROJECT_ROOT / ".dagster_home")
     demo.add_argument("--instance-config", default=PROJECT_ROOT / "dagster.yaml", help="dagster.yaml to link into DAGSTER_HOME")
     demo.set_defaults(func=_demo)
+
+    infer = sub.add_parser("infer", help="profile CSV/JSON/Parquet files: types, semantic types, PII, keys; draft a pipeline spec")
+    infer.add_argument("paths", nargs="+", help="files or folders")
+    infer.add_argument("--out", help="write a draft pipeline YAML here")
+    infer.add_argument("--name", default="inferred", help="pipeline name in the draft")
+    infer.add_argument("--data-root", default=None, help="root the draft's source paths are relative to (default: the files' common folder)")
+    infer.add_argument("--json", action="store_true", help="print the report as JSON")
+    infer.set_defaults(func=_infer)
     return parser
 
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions
+from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -32,6 +32,8 @@ class PipelineRun:
     materializations: int
     checks_passed: int
     checks_failed: list[str] = field(default_factory=list)
+    #: Failed checks of WARN severity (e.g. orphan references in the real data): reported, not fatal.
+    checks_warned: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -82,6 +84,8 @@ def run_pipeline(defs: Definitions, spec: PipelineSpec, instance: DagsterInstanc
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             run.checks_passed += 1
+        elif evaluation.severity == AssetCheckSeverity.WARN:
+            run.checks_warned.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}: {evaluation.description}")
         else:
             run.checks_failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
     return run

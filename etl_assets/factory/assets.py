@@ -31,6 +31,14 @@ from dagster import (
 )
 
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
+from etl_assets.factory.quality_checks import (
+    aggregate_check_specs,
+    clean_check_specs,
+    clean_reference_deps,
+    clean_reference_resources,
+    evaluate_aggregate,
+    evaluate_clean,
+)
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
@@ -102,6 +110,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         name=f"{spec.pipeline}__clean__{name}",
         group_name=spec.pipeline,
         ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source))},
+        deps=clean_reference_deps(spec, name),
+        required_resource_keys=clean_reference_resources(spec, name),
         outs={
             "clean": AssetOut(
                 key=clean_asset_key,
@@ -122,7 +132,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 asset=clean_asset_key,
                 blocking=True,
                 description="rows in = rows out + rows rejected + duplicates removed",
-            )
+            ),
+            *clean_check_specs(spec, name),
         ],
         **_partitioning(partitioned, partitions_def),
     )
@@ -131,14 +142,16 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         result = clean_table(raw, clean, table=name)
         stats = result.stats
         counts = stats.as_metadata()
+        quality = evaluate_clean(spec, name, result.clean, stats, context=context)
         yield Output(
-            result.clean,
+            quality.frame,
             output_name="clean",
             metadata={
                 **counts,
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
+                **quality.metadata,
             },
         )
         yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})
@@ -157,6 +170,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             ),
             metadata=counts,
         )
+        yield from quality.results
 
     return clean_asset
 
@@ -207,24 +221,28 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         ins=ins,
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage},
+        check_specs=aggregate_check_specs(spec, name),
         **_partitioning(partitioned, partitions_def),
     )
-    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame) -> Output[pd.DataFrame]:
+    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
         started = time.perf_counter()
         joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
         if not partitioned and PARTITION_COLUMN in source:
             source = source.drop(columns=[PARTITION_COLUMN])
         result = aggregate(source, agg, joins=joins)
         stats = result.stats
-        return Output(
-            result.frame,
+        quality = evaluate_aggregate(spec, name, result.frame, context)
+        yield Output(
+            quality.frame,
             metadata={
                 "rows_in": stats.rows_in,
                 "groups_out": stats.groups_out,
                 "groups_filtered_by_having": stats.groups_filtered_by_having,
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
+                **quality.metadata,
             },
         )
+        yield from quality.results
 
     return aggregate_asset

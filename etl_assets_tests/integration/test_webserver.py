@@ -103,7 +103,11 @@ def test_ui_shows_graph_metadata_checks_schedules_and_sensors(webserver: int) ->
     labels = {e["label"] for e in asset["assetMaterializations"][0]["metadataEntries"]}
     assert {"dagster/row_count", "dagster/column_schema", "dagster/column_lineage", "path", "rows_in", "rows_rejected", "rows_deduplicated", "rows_per_s"} <= labels
     assert asset["assetMaterializations"][0]["partition"] == "2024-01-01"
-    assert asset["assetChecksOrError"]["checks"] == [{"name": "row_conservation", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}]
+    assert {"quality/score", "quality/completeness", "quality/validity"} <= labels
+    checks = {c["name"]: c for c in asset["assetChecksOrError"]["checks"]}
+    assert checks["row_conservation"] == {"name": "row_conservation", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}
+    assert checks["schema"] == {"name": "schema", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}
+    assert checks["quality_score"]["blocking"] is False
 
     location = graphql(
         webserver,

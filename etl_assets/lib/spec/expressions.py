@@ -29,6 +29,8 @@ _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _METRIC_RE = re.compile(rf"^\s*({_IDENT})\s*\(\s*(\*|{_IDENT})?\s*\)\s*$")
 _HAVING_RE = re.compile(rf"^\s*({_IDENT})\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 IDENTIFIER_RE = re.compile(rf"^{_IDENT}$")
+_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_RULE_RE = re.compile(rf"^\s*({_IDENT})\s*(>=|<=|==|!=|>|<)\s*({_NUMBER}|{_IDENT})\s*$")
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,31 @@ def parse_condition(text: str) -> Condition:
             f">=, <=, ==, !=, >, <; got {text!r}"
         )
     return Condition(name=match.group(1), op=match.group(2), value=float(match.group(3)))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field row rule ``column op (column | number)``, e.g. ``arr_time >= 0``."""
+
+    left: str
+    op: str
+    #: A column name, or a number when ``right_is_column`` is False.
+    right: str | float
+    right_is_column: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.left, str(self.right)) if self.right_is_column else (self.left,)
+
+
+def parse_rule(text: str) -> Rule:
+    match = _RULE_RE.match(text)
+    if not match:
+        raise ValueError(
+            "expected a rule '<column> <op> <column or number>' with op one of "
+            f">=, <=, ==, !=, >, <; got {text!r}"
+        )
+    left, op, right = match.groups()
+    if IDENTIFIER_RE.match(right):
+        return Rule(left=left, op=op, right=right, right_is_column=True)
+    return Rule(left=left, op=op, right=float(right), right_is_column=False)

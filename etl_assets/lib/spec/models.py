@@ -8,6 +8,7 @@ checked in :mod:`etl_assets.lib.spec.references` so each problem can name its ex
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
@@ -17,8 +18,10 @@ from etl_assets.lib.spec.expressions import (
     IDENTIFIER_RE,
     Condition,
     Metric,
+    Rule,
     parse_condition,
     parse_metric,
+    parse_rule,
 )
 
 StorageFormat = Literal["parquet", "csv", "jsonl"]
@@ -58,8 +61,32 @@ def _check_condition(value: str) -> str:
     return value
 
 
+def _check_rule(value: str) -> str:
+    parse_rule(value)
+    return value
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: str) -> dt.timedelta:
+    """``"36h"``, ``"2d"``, ``"90m"``, ``"1w"``, ``"30s"`` -> timedelta."""
+    match = _DURATION_RE.match(value)
+    if not match:
+        raise ValueError(f"expected a duration such as '36h', '2d', '90m', '1w' or '30s', got {value!r}")
+    return dt.timedelta(**{_DURATION_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def _check_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
 MetricText = Annotated[str, AfterValidator(_check_metric)]
 ConditionText = Annotated[str, AfterValidator(_check_condition)]
+RuleText = Annotated[str, AfterValidator(_check_rule)]
+DurationText = Annotated[str, AfterValidator(_check_duration)]
 
 
 class StrictModel(BaseModel):
@@ -201,6 +228,22 @@ class ColumnSpec(StrictModel):
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
     #: For category columns: the allowed categories, in order. Other values are rejected.
     categories: list[str] | None = None
+    # quality rules: asserted by the blocking ``schema`` check on the clean table (rows are not
+    # rejected for them); see etl_assets.lib.quality.schema
+    #: No two rows share a value (nulls ignored).
+    unique: bool = False
+    #: Inclusive bounds: numbers for numeric columns, ISO dates/datetimes for date/datetime columns.
+    min: Any = None
+    max: Any = None
+    #: The only values allowed (nulls are judged by the null policy).
+    allowed: list[Any] | None = Field(default=None, min_length=1)
+    #: Regular expression every value must match in full (string and category columns).
+    pattern: str | None = None
+    #: A semantic type from etl_assets.lib.quality.semantic.SEMANTIC_TYPES (email, phone, ...).
+    semantic: str | None = None
+    #: ``<clean table>.<column>`` of the same pipeline that every non-null value must exist in
+    #: (foreign key; orphans are reported by the ``references`` check and the consistency score).
+    references: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -230,6 +273,52 @@ class ColumnSpec(StrictModel):
             raise ValueError("categories only apply to category columns")
         return self
 
+    @model_validator(mode="after")
+    def _quality_rules(self) -> ColumnSpec:
+        bounds = {"min": self.min, "max": self.max}
+        parsed: dict[str, Any] = {}
+        for key, value in bounds.items():
+            if value is None:
+                continue
+            if self.type in ("int", "float", "decimal"):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{key} of a {self.type} column must be a number, got {value!r}")
+                parsed[key] = value
+            elif self.type in ("date", "datetime"):
+                try:
+                    parsed[key] = _as_timestamp(value)
+                except ValueError:
+                    raise ValueError(f"{key} of a {self.type} column must be an ISO date or datetime, got {value!r}") from None
+            else:
+                raise ValueError(f"{key} only applies to int, float, decimal, date and datetime columns (this column is {self.type})")
+        if len(parsed) == 2 and parsed["min"] > parsed["max"]:
+            raise ValueError(f"min ({self.min!r}) is greater than max ({self.max!r})")
+        if self.pattern is not None:
+            if self.type not in ("string", "category"):
+                raise ValueError(f"pattern only applies to string and category columns (this column is {self.type})")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a valid regular expression: {exc}") from None
+        if self.semantic is not None:
+            from etl_assets.lib.quality.semantic import SEMANTIC_TYPES
+
+            if self.semantic not in SEMANTIC_TYPES:
+                raise ValueError(f"unknown semantic type {self.semantic!r}; expected one of: {', '.join(sorted(SEMANTIC_TYPES))}")
+        if self.references is not None:
+            parts = self.references.split(".")
+            if len(parts) != 2 or not all(IDENTIFIER_RE.match(p) for p in parts):
+                raise ValueError(f"references must be '<clean table>.<column>', got {self.references!r}")
+        return self
+
+    @property
+    def reference(self) -> tuple[str, str] | None:
+        """``(table, column)`` of ``references``, or None."""
+        if self.references is None:
+            return None
+        table, column = self.references.split(".")
+        return table, column
+
     @property
     def null_policy(self) -> Literal["keep", "reject", "drop", "default"]:
         if self.nulls == "keep" and self.required:
@@ -237,6 +326,47 @@ class ColumnSpec(StrictModel):
         if self.nulls == "keep" and self.default is not None:
             return "default"
         return self.nulls
+
+
+def _as_timestamp(value: Any) -> Any:
+    """A date/datetime bound as a pandas Timestamp (ValueError when it is not one)."""
+    import pandas as pd
+
+    if isinstance(value, bool | int | float):
+        raise ValueError(value)
+    try:
+        return pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError(value) from None
+
+
+class QualitySpec(StrictModel):
+    """Quality score threshold and timeliness of a clean table or aggregate."""
+
+    #: The ``quality_score`` check fails below this overall score (0-100).
+    min_score: float = Field(default=0.0, ge=0, le=100)
+    #: Severity of a failed ``quality_score`` check; ``error`` also makes it blocking.
+    severity: Literal["warn", "error"] = "warn"
+    #: Date/datetime column whose newest value measures timeliness, with ``max_age``.
+    freshness_column: str | None = None
+    #: Age of the newest ``freshness_column`` value that still scores 100 for timeliness
+    #: (``36h``, ``2d``); the score falls linearly to 0 at twice that. For a partitioned table
+    #: the age is measured from the end of the partitions just built, else from now.
+    max_age: DurationText | None = None
+    #: Whether a failed ``schema`` check stops downstream assets (ERROR + blocking by default).
+    schema_blocking: bool = True
+    #: Severity of a failed ``references`` (foreign key) check; ``error`` also makes it blocking.
+    references_severity: Literal["warn", "error"] = "warn"
+
+    @model_validator(mode="after")
+    def _freshness_pair(self) -> QualitySpec:
+        if (self.freshness_column is None) != (self.max_age is None):
+            raise ValueError("freshness_column and max_age go together (timeliness needs both)")
+        return self
+
+    @property
+    def max_age_delta(self) -> dt.timedelta | None:
+        return None if self.max_age is None else parse_duration(self.max_age)
 
 
 class DedupSpec(StrictModel):
@@ -252,6 +382,14 @@ class CleanSpec(StrictModel):
     dedup: DedupSpec | None = None
     storage: StorageFormat | None = None
     description: str | None = None
+    #: Cross-field row rules, e.g. ``"arr_delay >= -120"`` or ``"sched_arr_time != sched_dep_time"``.
+    rules: list[RuleText] = Field(default_factory=list)
+    #: Quality score threshold and timeliness (checks run with defaults when omitted).
+    quality: QualitySpec | None = None
+
+    @property
+    def parsed_rules(self) -> list[Rule]:
+        return [parse_rule(text) for text in self.rules]
 
     @field_validator("columns")
     @classmethod
@@ -301,6 +439,8 @@ class AggregateSpec(StrictModel):
     partitioned: bool = False
     storage: StorageFormat | None = None
     description: str | None = None
+    #: Quality score threshold and timeliness of the aggregate.
+    quality: QualitySpec | None = None
 
     @field_validator("metrics")
     @classmethod

@@ -42,6 +42,8 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
     for name in spec.aggregates:
         yield from _check_aggregate(spec, name)
 
+    yield from _check_quality(spec)
+
 
 def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
     agg = spec.aggregates[name]
@@ -115,3 +117,96 @@ def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]
                     f"a {agg.window.every} window is wider than the {spec.partitions.type} partitions; "
                     "make the aggregate unpartitioned or the window narrower"
                 )
+
+
+def _check_quality(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
+    """Column ``references``, cross-field ``rules`` and ``quality`` blocks of clean tables."""
+    edges: dict[str, set[str]] = {name: set() for name in spec.clean}
+    for name, clean in spec.clean.items():
+        base: Loc = ("clean", name)
+        types = {col: c.type for col, c in clean.columns.items()}
+        for column, declared in clean.columns.items():
+            target = declared.reference
+            if target is None:
+                continue
+            loc = (*base, "columns", column, "references")
+            table, ref_column = target
+            if (msg := _known(table, list(spec.clean), "clean table")) is not None:
+                yield loc, msg
+                continue
+            other = spec.clean[table]
+            if (msg := _known(ref_column, set(other.columns), f"column of {table!r}")) is not None:
+                yield loc, msg
+                continue
+            mine, theirs = declared.type, other.columns[ref_column].type
+            if _comparable_kind(mine) != _comparable_kind(theirs):
+                yield loc, f"{column!r} is {mine} but {table}.{ref_column} is {theirs}; a reference needs comparable types"
+            if table != name:
+                if spec.is_clean_partitioned(table):
+                    yield loc, f"{table!r} is partitioned; references must point at an unpartitioned (dimension) table"
+                edges[name].add(table)
+
+        for i, rule in enumerate(clean.parsed_rules):
+            loc = (*base, "rules", i)
+            for col in rule.columns:
+                if (msg := _known(col, set(types), "column")) is not None:
+                    yield loc, msg
+                    break
+            else:
+                left = _comparable_kind(types[rule.left])
+                right = _comparable_kind(types[str(rule.right)]) if rule.right_is_column else "number"
+                if left == "text" and rule.op not in ("==", "!="):
+                    yield loc, f"{rule.left!r} is {types[rule.left]}; only == and != compare text columns"
+                elif left != right and not (left == "number" and right == "number"):
+                    yield loc, f"cannot compare {rule.left!r} ({types[rule.left]}) with {rule.right!r}"
+
+        if clean.quality is not None and clean.quality.freshness_column is not None:
+            col = clean.quality.freshness_column
+            loc = (*base, "quality", "freshness_column")
+            if (msg := _known(col, set(types), "column")) is not None:
+                yield loc, msg
+            elif types[col] not in TIME_TYPES:
+                yield loc, f"freshness column {col!r} is {types[col]}; expected date or datetime"
+
+    for name, agg in spec.aggregates.items():
+        if agg.quality is not None and agg.quality.freshness_column is not None:
+            col = agg.quality.freshness_column
+            known = set(agg.group_by) | set(agg.metrics) | ({"window_start"} if agg.window is not None else set())
+            if (msg := _known(col, known, "output column")) is not None:
+                yield ("aggregates", name, "quality", "freshness_column"), msg
+
+    cycle = _find_cycle(edges)
+    if cycle:
+        first = cycle[0]
+        yield ("clean", first), f"references form a cycle: {' -> '.join(cycle)}"
+
+
+def _comparable_kind(column_type: str) -> str:
+    if column_type in ("int", "float", "decimal", "bool"):
+        return "number"
+    if column_type in TIME_TYPES:
+        return column_type
+    return "text"
+
+
+def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of table references, as ``[a, b, ..., a]``, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if state.get(nxt) is None and (found := visit(nxt)) is not None:
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if state.get(node) is None and (found := visit(node)) is not None:
+            return found
+    return None
