@@ -20,7 +20,7 @@ from etl_assets.factory.automation import (
 )
 from etl_assets.factory.partitions import partitions_definition
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
-from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.resources import S3Config, SourceFiles
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
@@ -43,19 +43,39 @@ def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
     )
 
 
-def build_resources(data_root: str | Path, output_root: str | Path | None = None) -> dict[str, object]:
-    """Resources every generated asset needs: where sources are read and where tables are stored."""
-    storage = str(output_root if output_root is not None else Path(data_root) / "warehouse")
-    resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root))}
+def _join(root: str | Path, child: str) -> str:
+    text = str(root)
+    return f"{text.rstrip('/')}/{child}" if "://" in text else str(Path(root) / child)
+
+
+def build_resources(
+    data_root: str | Path, output_root: str | Path | None = None, s3: S3Config | None = None
+) -> dict[str, object]:
+    """Resources every generated asset needs: where sources are read and where tables are stored.
+
+    Either root may be ``s3://bucket/prefix``; ``s3`` holds the endpoint, region and credentials.
+    """
+    storage = str(output_root if output_root is not None else _join(data_root, "warehouse"))
+    resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root), s3=s3)}
     for fmt, key in IO_MANAGER_KEYS.items():
-        resources[key] = io_manager_for(fmt, storage)
+        resources[key] = io_manager_for(fmt, storage, s3=s3)
     return resources
 
 
-def build_definitions(specs: Iterable[PipelineSpec], data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
+def build_definitions(
+    specs: Iterable[PipelineSpec],
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    s3: S3Config | None = None,
+) -> Definitions:
     per_pipeline = [build_pipeline_definitions(spec) for spec in specs]
-    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root)))
+    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3)))
 
 
-def definitions_from_folder(pipelines: str | Path, data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
-    return build_definitions(load_specs([pipelines]), data_root, output_root)
+def definitions_from_folder(
+    pipelines: str | Path,
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    s3: S3Config | None = None,
+) -> Definitions:
+    return build_definitions(load_specs([pipelines]), data_root, output_root, s3)
