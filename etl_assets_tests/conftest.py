@@ -76,4 +76,5 @@ def write_customers(root: Path) -> Path:
 
 
 # Real servers started by the tests themselves (session-scoped, one per xdist worker).
+from etl_assets_tests.servers.http import http_server  # noqa: E402, F401
 from etl_assets_tests.servers.s3 import s3_bucket, s3_server  # noqa: E402, F401
