@@ -10,6 +10,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     JobDefinition,
+    RetryPolicy,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -37,12 +38,20 @@ def pipeline_job_name(spec: PipelineSpec) -> str:
     return f"{spec.pipeline}_job"
 
 
-def build_pipeline_job(spec: PipelineSpec, partitions_def: TimeWindowPartitionsDefinition | None) -> UnresolvedAssetJobDefinition:
-    """Every asset of the pipeline; partitioned assets run for the requested partition(s)."""
+def build_pipeline_job(
+    spec: PipelineSpec,
+    partitions_def: TimeWindowPartitionsDefinition | None,
+    op_retry_policy: RetryPolicy | None = None,
+) -> UnresolvedAssetJobDefinition:
+    """Every asset of the pipeline; partitioned assets run for the requested partition(s).
+
+    ``op_retry_policy`` retries failed steps (set when storage is remote; see factory.network).
+    """
     return define_asset_job(
         name=pipeline_job_name(spec),
         selection=AssetSelection.groups(spec.pipeline),
         description=spec.description or f"All assets of pipeline {spec.pipeline}",
+        op_retry_policy=op_retry_policy,
     )
 
 

@@ -17,6 +17,7 @@ from dagster._core.storage.tags import (
 )
 
 import etl_assets.definitions
+from etl_assets.factory.network import NETWORK_RETRY_POLICY
 from etl_assets_tests.servers.s3 import FAKE_CREDENTIALS, S3Bucket
 
 ORDERS = {
@@ -47,6 +48,7 @@ def test_pipeline_materializes_end_to_end_on_s3(s3_defs, s3_bucket: S3Bucket) ->
     assert manager.base_path == f"{s3_bucket.url}/warehouse"
     assert manager.s3.endpoint_url == s3_bucket.server.endpoint_url
     job = s3_defs.resolve_job_def("shop_job")
+    assert job.op_retry_policy == NETWORK_RETRY_POLICY  # remote storage: steps retried on failure
     tags = {ASSET_PARTITION_RANGE_START_TAG: "2024-01-01", ASSET_PARTITION_RANGE_END_TAG: "2024-01-02"}
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, tags=tags)

@@ -92,6 +92,7 @@ class HttpClient:
         rng: random.Random | None = None,
         log: logging.Logger | Any | None = None,
         breakers: dict[str, CircuitBreaker] | None = None,
+        stats: ClientStats | None = None,
     ):
         self.settings = settings or ClientSettings()
         self.session = session or requests.Session()
@@ -106,10 +107,11 @@ class HttpClient:
         )
         self._breakers = breakers if breakers is not None else {}
         self._breakers_lock = threading.Lock()
-        self.stats = ClientStats()
+        self.stats = stats if stats is not None else ClientStats()
 
-    def configured(self, **changes: Any) -> HttpClient:
-        """A client with some settings changed that shares this one's session and breakers."""
+    def configured(self, *, fresh_stats: bool = False, **changes: Any) -> HttpClient:
+        """A client with some settings changed that shares this one's session and breakers
+        (and its counters, unless ``fresh_stats``)."""
         return HttpClient(
             replace(self.settings, **changes),
             session=self.session,
@@ -117,6 +119,7 @@ class HttpClient:
             rng=self._rng,
             log=self.log,
             breakers=self._breakers,
+            stats=ClientStats() if fresh_stats else self.stats,
         )
 
     def breaker(self, url: str) -> CircuitBreaker:
