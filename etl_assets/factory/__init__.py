@@ -18,6 +18,7 @@ from etl_assets.factory.automation import (
     build_schedule,
     pipeline_job_name,
 )
+from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
 from etl_assets.factory.partitions import partitions_definition
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
@@ -47,6 +48,7 @@ def build_pipeline_definitions(
     ]
     assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
     assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
+    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
     job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote_storage else None)
     schedule = build_schedule(spec, job, partitions_def)
     sensors = [build_landing_sensor(spec, name, partitions_def) for name, src in spec.sources.items() if src.sensor]

@@ -119,6 +119,19 @@ class TextOptions(StrictModel):
     skip_blank: bool = True
 
 
+def _check_http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _check_no_literal_secrets(value: dict[str, str]) -> dict[str, str]:
+    secret = [name for name in value if name.lower() in ("authorization", "x-api-key", "cookie")]
+    if secret:
+        raise ValueError(f"header(s) {secret} carry secrets: use auth: {{token_env: VAR}} instead of a literal")
+    return value
+
+
 class HttpPaginationSpec(StrictModel):
     """How an API splits its records over pages; see ``etl_assets.lib.sources.http.pagination``."""
 
@@ -181,20 +194,8 @@ class HttpSourceOptions(StrictModel):
     rate_limit: HttpRateLimitSpec | None = None
     retry: HttpRetrySpec | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _no_literal_secrets(cls, value: dict[str, str]) -> dict[str, str]:
-        secret = [name for name in value if name.lower() in ("authorization", "x-api-key", "cookie")]
-        if secret:
-            raise ValueError(f"header(s) {secret} carry secrets: use auth: {{token_env: VAR}} instead of a literal")
-        return value
+    _url = field_validator("url")(_check_http_url)
+    _headers = field_validator("headers")(_check_no_literal_secrets)
 
     def mentions_partition(self) -> bool:
         return "{partition}" in self.url or any("{partition}" in str(v) for v in self.params.values())
@@ -418,6 +419,44 @@ class AggregateSpec(StrictModel):
         return [parse_condition(text) for text in self.having]
 
 
+# --------------------------------------------------------------------------- exports
+
+
+class HttpExportOptions(StrictModel):
+    """Batched POSTs of a table's rows to an ingestion API; see ``etl_assets.lib.exports.http``."""
+
+    url: str = Field(min_length=1)
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    #: Wrap each batch as ``{records_field: [...]}``; none: the body is the JSON array itself.
+    records_field: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuthSpec | None = None
+    rate_limit: HttpRateLimitSpec | None = None
+    retry: HttpRetrySpec | None = None
+    #: Replies meaning "this idempotency key was already applied" (counted as delivered).
+    duplicate_statuses: list[int] = Field(default_factory=lambda: [409])
+
+    _url = field_validator("url")(_check_http_url)
+    _headers = field_validator("headers")(_check_no_literal_secrets)
+
+
+class ExportSpec(StrictModel):
+    """Send a clean table or an aggregate to another system: asset ``<pipeline>/export/<name>``."""
+
+    #: ``clean.<table>`` or ``agg.<aggregate>``.
+    source: str = Field(alias="from", pattern=r"^(clean|agg)\.[A-Za-z_][A-Za-z0-9_]*$")
+    http: HttpExportOptions
+    description: str | None = None
+
+    @property
+    def layer(self) -> str:
+        return self.source.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.source.split(".", 1)[1]
+
+
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -474,13 +513,14 @@ class PipelineSpec(StrictModel):
     sources: dict[str, SourceSpec] = Field(min_length=1)
     clean: dict[str, CleanSpec] = Field(default_factory=dict)
     aggregates: dict[str, AggregateSpec] = Field(default_factory=dict)
+    exports: dict[str, ExportSpec] = Field(default_factory=dict)
 
     @field_validator("pipeline")
     @classmethod
     def _pipeline_name(cls, value: str) -> str:
         return _check_identifier(value)
 
-    @field_validator("sources", "clean", "aggregates")
+    @field_validator("sources", "clean", "aggregates", "exports")
     @classmethod
     def _entry_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:

@@ -42,6 +42,12 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
     for name in spec.aggregates:
         yield from _check_aggregate(spec, name)
 
+    for name, export in spec.exports.items():
+        tables = list(spec.clean) if export.layer == "clean" else list(spec.aggregates)
+        what = "clean table" if export.layer == "clean" else "aggregate"
+        if (msg := _known(export.table, tables, what)) is not None:
+            yield ("exports", name, "from"), msg
+
 
 def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
     agg = spec.aggregates[name]

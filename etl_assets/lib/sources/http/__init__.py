@@ -9,7 +9,7 @@ Modules, one responsibility each:
 - ``pagination``: page number, offset, cursor and ``Link`` header walks;
 - ``flatten``: records at a path -> one table with storable columns;
 - ``source``: :func:`read_http_source` for ``format: http`` specs;
-- ``loader``: :func:`post_rows`, batched POSTs with idempotency keys.
+The loader that POSTs rows in batches (same client) is :mod:`etl_assets.lib.exports.http`.
 """
 
 from etl_assets.lib.sources.http.client import ClientSettings, ClientStats, HttpClient
