@@ -13,6 +13,10 @@ Either root may be an ``s3://bucket/prefix`` URL. S3 settings (see the README's 
 - ``ETL_ASSETS_S3_REGION``: the region; unset: the AWS default chain's
 - credentials: the AWS default chain (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` in the
   environment, a profile, a role), read by botocore itself so they never enter resource config
+
+Alerts (see the README's "Retries and alerts"): when ``ETL_ASSETS_ALERT_WEBHOOK`` is set, the
+run-failure and check-failure alert sensors are included and post to it (the URL is read through
+``EnvVar`` at run time, never stored); ``ETL_ASSETS_UI_URL`` is the UI base for run links.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dagster import Definitions, EnvVar
+
+from etl_assets.defs.alerts import WEBHOOK_ENV, AlertWebhook, alert_definitions
 from etl_assets.factory import definitions_from_folder
 from etl_assets.lib.resources import S3Config
 
@@ -50,3 +57,13 @@ WAREHOUSE = _setting(
 S3_SETTINGS = _s3_settings()
 
 defs = definitions_from_folder(PIPELINES_DIR, DATA_ROOT, WAREHOUSE, S3_SETTINGS)
+if os.environ.get(WEBHOOK_ENV):
+    defs = Definitions.merge(
+        defs,
+        alert_definitions(
+            AlertWebhook(
+                url=EnvVar(WEBHOOK_ENV),
+                ui_base_url=os.environ.get("ETL_ASSETS_UI_URL", "http://127.0.0.1:3000"),
+            )
+        ),
+    )
