@@ -234,9 +234,12 @@ class FileIOManagerBase(ConfigurableIOManagerFactory[FrameIOManager]):
     format_name: ClassVar[StorageFormat] = "parquet"
 
     def create_io_manager(self, context: InitResourceContext | None) -> FrameIOManager:
-        return FrameIOManager(
-            FORMATS[self.format_name], storage_path(self.base_path, self.s3, self.storage_options)
-        )
+        path = storage_path(self.base_path, self.s3, self.storage_options)
+        if local_name(path) is None:  # object stores: same code, terminal errors not retried
+            from etl_assets.lib.io.remote import RemoteFrameIOManager
+
+            return RemoteFrameIOManager(FORMATS[self.format_name], path)
+        return FrameIOManager(FORMATS[self.format_name], path)
 
 
 class ParquetIOManager(FileIOManagerBase):

@@ -48,3 +48,22 @@ def test_credentials_from_envvar_reach_s3_but_not_the_event_log(s3_bucket: S3Buc
         metadata = instance.get_latest_materialization_event(AssetKey(["t", "secretive"])).asset_materialization.metadata  # type: ignore[union-attr]
     assert "envvar-secret-value" not in text and "envvar-secret-value" not in str(metadata)
     assert s3_bucket.keys("wh/") == ["wh/t/secretive.csv", "wh/t/secretive.csv.schema.json"]
+
+
+def test_missing_bucket_is_terminal_and_not_retried(s3_bucket: S3Bucket) -> None:
+    from dagster import DagsterEventType, Definitions, RetryPolicy, define_asset_job
+
+    @asset(key=["t", "nowhere"], io_manager_key="io")
+    def nowhere() -> pd.DataFrame:
+        return pd.DataFrame({"v": [1]})
+
+    job = define_asset_job("j", op_retry_policy=RetryPolicy(max_retries=2, delay=0.01))
+    io = io_manager_for("parquet", "s3://bucket-that-does-not-exist/wh", s3=s3_bucket.server.config())
+    defs = Definitions(assets=[nowhere], jobs=[job], resources={"io": io})
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("j").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    assert not any(e.event_type == DagsterEventType.STEP_RESTARTED for e in result.all_events)
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "writing t/nowhere under s3://bucket-that-does-not-exist/wh" in failure.step_failure_data.error.message
+    assert "terminal: not retried" in failure.step_failure_data.error.message
