@@ -193,6 +193,10 @@ def read_source(
     with the fsspec options ``url_options`` (endpoint, credentials), by default those of
     ``root`` when it is on the same protocol.
     """
+    if spec.path is None:
+        raise SourceError(
+            f"source {name!r} is format {spec.format}, not a file source: read it with its own reader"
+        )
     template = spec.path
     label_prefix = ""
     url = split_url(template)

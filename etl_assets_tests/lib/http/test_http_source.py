@@ -166,3 +166,11 @@ def test_spec_rules() -> None:
         http_spec("http://x/", partitioned=True)
     with pytest.raises(ValidationError, match="expected an http:// or https:// URL"):
         http_spec("ftp://x/")
+
+
+def test_partitions_share_one_column_typing(http_server: FaultServer) -> None:
+    # day 1 sends numbers, day 2 text for the same field: one flattening, one (text) column
+    http_server.route("GET", "/mixed", lambda r: Reply(200, [{"v": 1 if r.query["d"] == "a" else "x"}]))
+    spec = http_spec(http_server.url("/mixed"), params={"d": "{partition}"}, partitioned=True)
+    frame = read(spec, partition_keys=["a", "b"])
+    assert frame["v"].tolist() == ["1", "x"] and str(frame["v"].dtype) == "str"

@@ -96,7 +96,7 @@ class HttpClient:
     ):
         self.settings = settings or ClientSettings()
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", self.settings.user_agent)
+        self.session.headers["User-Agent"] = self.settings.user_agent
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.log = log or _LOG

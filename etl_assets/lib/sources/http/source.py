@@ -12,7 +12,7 @@ the read starts, as Dagster's ``EnvVar`` does, and only ever put in the request 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -23,7 +23,6 @@ from etl_assets.lib.sources.files import SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN
 from etl_assets.lib.sources.http.client import HttpClient
 from etl_assets.lib.sources.http.flatten import records_to_table
 from etl_assets.lib.sources.http.pagination import iter_pages
-from etl_assets.lib.sources.http.retry import RetrySettings
 from etl_assets.lib.spec.models import PARTITION_COLUMN, HttpAuthSpec, HttpSourceOptions, SourceSpec
 
 _RESERVED = (SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARTITION_COLUMN)
@@ -62,16 +61,27 @@ def _substitute(value: Any, key: str | None) -> Any:
     return value.replace("{partition}", key) if key is not None and isinstance(value, str) else value
 
 
-def fetch_records(
-    options: HttpSourceOptions, client: HttpClient, *, name: str, partition_key: str | None = None
-) -> pd.DataFrame:
-    """Every page of one walk as a table with ``_source_file`` / ``_source_row``."""
+@dataclass
+class _Walk:
+    """Records of one or more walks, with where each came from."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    partitions: list[str] = field(default_factory=list)
+
+
+def _walk(
+    options: HttpSourceOptions,
+    client: HttpClient,
+    into: _Walk,
+    *,
+    name: str,
+    partition_key: str | None = None,
+) -> None:
     headers = {**options.headers, **auth_headers(options.auth, name=name)}
     url = _substitute(options.url, partition_key)
     params = {k: _substitute(v, partition_key) for k, v in options.params.items()}
-    records: list[dict[str, Any]] = []
-    pages: list[str] = []
-    rows: list[int] = []
     for page in iter_pages(
         client,
         url,
@@ -80,16 +90,33 @@ def fetch_records(
         pagination=options.pagination,
         record_path=options.record_path,
     ):
-        records.extend(page.records)
-        pages.extend([page.url] * len(page.records))
-        rows.extend(range(1, len(page.records) + 1))
-    frame = records_to_table(records, flatten=options.flatten)
+        into.records.extend(page.records)
+        into.pages.extend([page.url] * len(page.records))
+        into.rows.extend(range(1, len(page.records) + 1))
+        if partition_key is not None:
+            into.partitions.extend([partition_key] * len(page.records))
+
+
+def _table(walk: _Walk, options: HttpSourceOptions, *, name: str, partitioned: bool) -> pd.DataFrame:
+    """One flattening over every record, so column types agree across pages and partitions."""
+    frame = records_to_table(walk.records, flatten=options.flatten)
     clash = [c for c in frame.columns if c in _RESERVED]
     if clash:
         raise SourceError(f"source {name!r}: API field(s) {clash} clash with lineage columns")
-    frame[SOURCE_FILE_COLUMN] = pd.Series(pages, dtype="str", index=frame.index)
-    frame[SOURCE_ROW_COLUMN] = pd.Series(rows, dtype="int64", index=frame.index)
+    frame[SOURCE_FILE_COLUMN] = pd.Series(walk.pages, dtype="str", index=frame.index)
+    frame[SOURCE_ROW_COLUMN] = pd.Series(walk.rows, dtype="int64", index=frame.index)
+    if partitioned:
+        frame[PARTITION_COLUMN] = pd.Series(walk.partitions, dtype="str", index=frame.index)
     return frame
+
+
+def fetch_records(
+    options: HttpSourceOptions, client: HttpClient, *, name: str, partition_key: str | None = None
+) -> pd.DataFrame:
+    """Every page of one walk as a table with ``_source_file`` / ``_source_row``."""
+    walk = _Walk()
+    _walk(options, client, walk, name=name, partition_key=partition_key)
+    return _table(walk, options, name=name, partitioned=False)
 
 
 def read_http_source(
@@ -110,16 +137,10 @@ def read_http_source(
         return fetch_records(options, client, name=name)
     if isinstance(partition_keys, str) or not partition_keys:
         raise SourceError(f"source {name!r} is partitioned: a non-empty list of partition_keys is required")
-    frames = []
+    walk = _Walk()
     for key in partition_keys:
-        frame = fetch_records(options, client, name=name, partition_key=key)
-        frame[PARTITION_COLUMN] = pd.Series([key] * len(frame), dtype="str", index=frame.index)
-        frames.append(frame)
-    if len(frames) == 1:
-        return frames[0]
-    combined = pd.concat(frames, ignore_index=True, sort=False)
-    lineage = [SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARTITION_COLUMN]
-    return combined[[c for c in combined.columns if c not in lineage] + lineage]
+        _walk(options, client, walk, name=name, partition_key=key)
+    return _table(walk, options, name=name, partitioned=True)
 
 
-__all__ = ["RetrySettings", "auth_headers", "client_for", "fetch_records", "read_http_source"]
+__all__ = ["auth_headers", "client_for", "fetch_records", "read_http_source"]
