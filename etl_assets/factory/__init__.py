@@ -37,7 +37,8 @@ def build_pipeline_definitions(
     """Assets, checks, job, schedule and sensors of one pipeline (resources not included).
 
     ``network_retry`` is the step retry policy of assets that call the network: http sources
-    always, and every step of the pipeline job when ``remote_storage`` (tables or sources on S3).
+    always, and every step of the pipeline job when ``remote_storage`` (tables or sources on S3)
+    or when a source reads an ``s3://`` URL.
     """
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
     assets: list[AssetsDefinition] = [
@@ -49,7 +50,8 @@ def build_pipeline_definitions(
     assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
     assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
     assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
-    job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote_storage else None)
+    remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
+    job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
     schedule = build_schedule(spec, job, partitions_def)
     sensors = [build_landing_sensor(spec, name, partitions_def) for name, src in spec.sources.items() if src.sensor]
     return Definitions(

@@ -138,6 +138,7 @@ def test_object_sensor_new_same_changed(s3_bucket: S3Bucket, tmp_path) -> None:
 
 def test_unpartitioned_object_sensor_and_missing_prefix(s3_bucket: S3Bucket, tmp_path) -> None:
     defs = build_definitions([parse_spec(SENSOR_SPEC.replace("BUCKET", s3_bucket.name))], tmp_path)
+    assert defs.resolve_job_def("objs_job").op_retry_policy is not None  # S3 sources: steps retried
     assert evaluate(defs, "objs_snapshot_landing", s3_bucket, None).run_requests == []
     s3_bucket.put("snapshot.csv", "id\n1\n")
     result = evaluate(defs, "objs_snapshot_landing", s3_bucket, None)
