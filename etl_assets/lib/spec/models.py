@@ -240,8 +240,10 @@ class SourceSpec(StrictModel):
                     "a partitioned http source needs '{partition}' in http.url or a param, and only then"
                 )
             return self
-        if self.path is None:
+        if self.format in FILE_FORMATS and self.path is None:
             raise ValueError(f"a {self.format} source needs 'path'")
+        if self.path is None:
+            return self
         has_placeholder = "{partition}" in self.path
         if self.partitioned and not has_placeholder:
             raise ValueError("a partitioned source needs '{partition}' in its path")
