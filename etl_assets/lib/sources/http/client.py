@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -74,10 +74,10 @@ class ClientStats:
 
 
 def shown_url(url: str, params: Mapping[str, Any] | None) -> str:
-    """The URL as sent (query included), for messages."""
+    """The URL as sent (query included), for messages and lineage (encoded as requests does)."""
     if not params:
         return url
-    return requests.Request("GET", url, params=dict(params)).prepare().url or url
+    return url + ("&" if "?" in url else "?") + urlencode(list(params.items()), doseq=True)
 
 
 class HttpClient:
