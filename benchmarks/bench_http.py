@@ -30,7 +30,9 @@ from etl_assets.lib.sources.http import ClientSettings, HttpClient, read_http_so
 from etl_assets.lib.spec import SourceSpec
 from etl_assets_tests.servers.http import FaultServer, Recorded, Reply
 
-PAGE = [{"id": i, "name": f"n{i}", "geo": {"lat": 1.5, "lon": 2.5}, "tags": ["a"]} for i in range(50)]
+PAGE = [
+    {"id": i, "name": f"n{i}", "geo": {"lat": 1.5, "lon": 2.5}, "tags": ["a"]} for i in range(50)
+]
 
 
 def best(fn, repeat: int = 3) -> float:
@@ -69,37 +71,61 @@ def main() -> None:
         def plain_pages() -> pd.DataFrame:
             records = []
             for page in range(1, pages + 2):
-                items = session.get(server.url("/paged"), params={"page": page}, timeout=10).json()["items"]
+                items = session.get(server.url("/paged"), params={"page": page}, timeout=10).json()[
+                    "items"
+                ]
                 if not items:
                     break
                 records.extend(items)
             return pd.json_normalize(records)
 
-        spec = SourceSpec.model_validate({"format": "http", "http": {"url": server.url("/paged"), "record_path": "items", "pagination": {"type": "page"}}})
+        spec = SourceSpec.model_validate(
+            {
+                "format": "http",
+                "http": {
+                    "url": server.url("/paged"),
+                    "record_path": "items",
+                    "pagination": {"type": "page"},
+                },
+            }
+        )
         base = best(plain_pages)
         ours = best(lambda: read_http_source(spec, client, name="bench"))
         results["paginate"] = {"baseline_s": base, "ours_s": ours}
 
-        frame = pd.DataFrame({
-            "id": np.arange(args.rows),
-            "value": np.random.default_rng(0).random(args.rows),
-            "name": pd.array([f"row{i}" for i in range(args.rows)], dtype="str"),
-            "at": pd.date_range("2024-01-01", periods=args.rows, freq="s", tz="UTC"),
-        })
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(args.rows),
+                "value": np.random.default_rng(0).random(args.rows),
+                "name": pd.array([f"row{i}" for i in range(args.rows)], dtype="str"),
+                "at": pd.date_range("2024-01-01", periods=args.rows, freq="s", tz="UTC"),
+            }
+        )
 
         def plain_load() -> None:
             for start in range(0, len(frame), 1000):
                 body = frame.iloc[start : start + 1000].to_json(orient="records", date_format="iso")
-                session.post(server.url("/import"), data=body.encode(), headers={"Content-Type": "application/json"}, timeout=10).raise_for_status()
+                session.post(
+                    server.url("/import"),
+                    data=body.encode(),
+                    headers={"Content-Type": "application/json"},
+                    timeout=10,
+                ).raise_for_status()
 
         base = best(plain_load)
-        ours = best(lambda: post_rows(frame, server.url("/import"), client, batch_size=1000).raise_for_failures())
+        ours = best(
+            lambda: post_rows(
+                frame, server.url("/import"), client, batch_size=1000
+            ).raise_for_failures()
+        )
         results["load"] = {"baseline_s": base, "ours_s": ours}
     finally:
         server.stop()
     for name, r in results.items():
         r["ratio"] = r["baseline_s"] / r["ours_s"]
-        print(f"{name:9s} baseline {r['baseline_s']:.3f}s  ours {r['ours_s']:.3f}s  ratio {r['ratio']:.2f}x")
+        print(
+            f"{name:9s} baseline {r['baseline_s']:.3f}s  ours {r['ours_s']:.3f}s  ratio {r['ratio']:.2f}x"
+        )
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "http.json").write_text(json.dumps(results, indent=1))

@@ -66,14 +66,17 @@ def build_export_asset(
     @asset(
         key=key,
         group_name=spec.pipeline,
-        description=export.description or f"Rows of {export.source} POSTed to {options.url} in batches of {options.batch_size}.",
+        description=export.description
+        or f"Rows of {export.source} POSTed to {options.url} in batches of {options.batch_size}.",
         ins={"table": AssetIn(key=upstream)},
         kinds={"pandas", "http"},
         metadata={"export_url": options.url, "batch_size": options.batch_size},
         retry_policy=retry_policy,
         **partitioning,
     )
-    def export_asset(context: AssetExecutionContext, table: pd.DataFrame, http_client: HttpClientResource) -> MaterializeResult:
+    def export_asset(
+        context: AssetExecutionContext, table: pd.DataFrame, http_client: HttpClientResource
+    ) -> MaterializeResult:
         started = time.perf_counter()
         client = client_for(limits, http_client.get_client().configured(fresh_stats=True))
         client.log = context.log
@@ -106,7 +109,16 @@ def build_export_asset(
         }
         if report.failed:
             metadata["failed_batches"] = MetadataValue.json(
-                [{"batch": b.index, "first_row": b.first_row, "rows": b.rows, "status": b.http_status, "error": b.error} for b in report.failed[:20]]
+                [
+                    {
+                        "batch": b.index,
+                        "first_row": b.first_row,
+                        "rows": b.rows,
+                        "status": b.http_status,
+                        "error": b.error,
+                    }
+                    for b in report.failed[:20]
+                ]
             )
             transient = all(b.transient for b in report.failed)
             raise Failure(

@@ -39,7 +39,9 @@ from etl_assets.lib.sources.http import TerminalHttpError, read_http_source
 from etl_assets.lib.spec import PipelineSpec
 
 #: Step-level retries for assets that call the network: 3 more tries after 5 s, 10 s, 20 s (+-jitter).
-NETWORK_RETRY_POLICY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+NETWORK_RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 #: Exceptions no retry can fix.
 TERMINAL_ERRORS: tuple[type[BaseException], ...] = (TerminalHttpError, SourceError, PermissionError)
@@ -76,7 +78,10 @@ def build_http_raw_asset(
     if source.partitioned:
         from dagster import BackfillPolicy
 
-        partitioning = {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}
+        partitioning = {
+            "partitions_def": partitions_def,
+            "backfill_policy": BackfillPolicy.single_run(),
+        }
 
     @asset(
         key=raw_key(spec.pipeline, name),
@@ -88,7 +93,9 @@ def build_http_raw_asset(
         retry_policy=retry_policy,
         **partitioning,
     )
-    def http_raw_asset(context: AssetExecutionContext, http_client: HttpClientResource) -> Output[pd.DataFrame]:
+    def http_raw_asset(
+        context: AssetExecutionContext, http_client: HttpClientResource
+    ) -> Output[pd.DataFrame]:
         started = time.perf_counter()
         client = http_client.get_client().configured(fresh_stats=True)
         client.log = context.log

@@ -52,7 +52,9 @@ def defs(http_server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def run(defs, instance: DagsterInstance):
-    return defs.resolve_job_def("api_job").execute_in_process(instance=instance, raise_on_error=False)
+    return defs.resolve_job_def("api_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
 
 
 def error_classes(error) -> list[str]:
@@ -65,7 +67,9 @@ def error_classes(error) -> list[str]:
 
 
 def restarts(result) -> int:
-    return sum(1 for event in result.all_events if event.event_type == DagsterEventType.STEP_RESTARTED)
+    return sum(
+        1 for event in result.all_events if event.event_type == DagsterEventType.STEP_RESTARTED
+    )
 
 
 def test_api_source_materializes_and_cleans(defs, http_server: FaultServer) -> None:
@@ -82,7 +86,9 @@ def test_api_source_materializes_and_cleans(defs, http_server: FaultServer) -> N
     assert clean["city"].tolist() == ["Oslo", "Rome"]
     assert len(rejected) == 1
     assert metadata["http_requests"].value == 2 and metadata["pages_read"].value == 2
-    assert {r.headers["authorization"] for r in http_server.hits("/users")} == {"Bearer tok-secret-1"}
+    assert {r.headers["authorization"] for r in http_server.hits("/users")} == {
+        "Bearer tok-secret-1"
+    }
     assert "tok-secret-1" not in logs
 
 

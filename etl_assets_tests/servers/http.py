@@ -85,7 +85,11 @@ class FaultServer:
                 with server._lock:
                     server.requests.append(recorded)
                     handler = server._routes.get((self.command, parts.path))
-                reply = handler(recorded) if handler else Reply(404, {"error": f"no route {parts.path}"})
+                reply = (
+                    handler(recorded)
+                    if handler
+                    else Reply(404, {"error": f"no route {parts.path}"})
+                )
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.drop:

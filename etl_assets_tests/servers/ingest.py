@@ -15,7 +15,13 @@ class Ingest:
     ``reject``: batch numbers answered 422 (the data is refused).
     """
 
-    def __init__(self, drop_after_apply: set[int] = frozenset(), reject: set[int] = frozenset(), duplicate_status: int = 200, id_field: str = "id"):
+    def __init__(
+        self,
+        drop_after_apply: set[int] = frozenset(),
+        reject: set[int] = frozenset(),
+        duplicate_status: int = 200,
+        id_field: str = "id",
+    ):
         self.id_field = id_field
         self.applied: dict[str, list[dict]] = {}
         self.drop_after_apply = set(drop_after_apply)

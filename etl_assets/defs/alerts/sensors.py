@@ -36,7 +36,11 @@ from etl_assets.defs.alerts.webhook import AlertWebhook
 RUN_FAILURE_SENSOR = "etl_assets_run_failure_alert"
 CHECK_FAILURE_SENSOR = "etl_assets_check_failure_alert"
 _BATCH = 200
-_WRAPPERS = {"DagsterExecutionStepExecutionError", "RetryRequestedFromPolicy", "DagsterUserCodeExecutionError"}
+_WRAPPERS = {
+    "DagsterExecutionStepExecutionError",
+    "RetryRequestedFromPolicy",
+    "DagsterUserCodeExecutionError",
+}
 
 
 def partition_of(tags: dict[str, str]) -> str | None:
@@ -96,11 +100,15 @@ def build_check_failure_sensor(minimum_interval_seconds: int = 30) -> SensorDefi
         default_status=DefaultSensorStatus.RUNNING,
         description="Posts each failed asset check (asset, partition, check, description, run link) to the alert webhook.",
     )
-    def check_failure(context: SensorEvaluationContext, alert_webhook: AlertWebhook) -> SensorResult:
+    def check_failure(
+        context: SensorEvaluationContext, alert_webhook: AlertWebhook
+    ) -> SensorResult:
         after = int(context.cursor) if context.cursor else None
         # the storage's query (the instance-level one is deprecated; no fetch_* for check events)
         records = context.instance.event_log_storage.get_event_records(
-            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+            EventRecordsFilter(
+                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
+            ),
             limit=_BATCH,
             ascending=True,
         )

@@ -33,7 +33,9 @@ class _Redacting:
 
 class AlertWebhook(ConfigurableResource):
     url: str = Field(description="Webhook URL (EnvVar: it usually contains a token).")
-    ui_base_url: str = Field(default="http://127.0.0.1:3000", description="Dagster UI, for run links.")
+    ui_base_url: str = Field(
+        default="http://127.0.0.1:3000", description="Dagster UI, for run links."
+    )
     timeout_s: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=4, ge=1)
     backoff_base_s: float = Field(default=1.0, ge=0)
@@ -48,7 +50,9 @@ class AlertWebhook(ConfigurableResource):
 
     def client(self) -> HttpClient:
         if self._client is None:
-            retry = RetrySettings(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s, backoff_max_s=30)
+            retry = RetrySettings(
+                max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s, backoff_max_s=30
+            )
             self._client = HttpClient(
                 ClientSettings(timeout_s=self.timeout_s, retry=retry),
                 log=_Redacting(self.url, self.shown),
@@ -58,7 +62,9 @@ class AlertWebhook(ConfigurableResource):
     def post(self, alert: Alert) -> None:
         body = json.dumps(alert.payload(), ensure_ascii=False).encode("utf-8")
         try:
-            self.client().request("POST", self.url, headers={"Content-Type": "application/json"}, data=body)
+            self.client().request(
+                "POST", self.url, headers={"Content-Type": "application/json"}, data=body
+            )
         except HttpError as error:
             # the client's message holds the URL; replace it with the host-only form
             raise RuntimeError(

@@ -143,7 +143,9 @@ def post_rows(
             response = client.request("POST", url, headers=request_headers, data=payload)
         except HttpError as error:
             if error.status in duplicate_statuses:
-                report.batches.append(BatchResult(index, start, len(part), key, "duplicate", error.status))
+                report.batches.append(
+                    BatchResult(index, start, len(part), key, "duplicate", error.status)
+                )
                 continue
             report.batches.append(
                 BatchResult(
@@ -158,5 +160,7 @@ def post_rows(
                 )
             )
             continue
-        report.batches.append(BatchResult(index, start, len(part), key, "sent", response.status_code))
+        report.batches.append(
+            BatchResult(index, start, len(part), key, "sent", response.status_code)
+        )
     return report

@@ -16,15 +16,29 @@ from etl_assets.lib.sources.http.retry import RetrySettings
 
 
 class HttpClientResource(ConfigurableResource):
-    timeout_s: float = Field(default=30.0, gt=0, description="Per-request timeout (connect and read).")
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per request, the first included.")
-    backoff_base_s: float = Field(default=0.5, ge=0, description="First retry's delay; doubles each retry.")
+    timeout_s: float = Field(
+        default=30.0, gt=0, description="Per-request timeout (connect and read)."
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="Attempts per request, the first included."
+    )
+    backoff_base_s: float = Field(
+        default=0.5, ge=0, description="First retry's delay; doubles each retry."
+    )
     backoff_max_s: float = Field(default=30.0, ge=0)
-    max_retry_after_s: float = Field(default=120.0, ge=0, description="Longest Retry-After waited for.")
-    rate_per_s: float | None = Field(default=None, gt=0, description="Token bucket rate; None: unlimited.")
+    max_retry_after_s: float = Field(
+        default=120.0, ge=0, description="Longest Retry-After waited for."
+    )
+    rate_per_s: float | None = Field(
+        default=None, gt=0, description="Token bucket rate; None: unlimited."
+    )
     burst: int = Field(default=1, ge=1)
-    breaker_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit.")
-    breaker_reset_s: float = Field(default=30.0, ge=0, description="How long an open circuit refuses requests.")
+    breaker_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open the circuit."
+    )
+    breaker_reset_s: float = Field(
+        default=30.0, ge=0, description="How long an open circuit refuses requests."
+    )
 
     _client: HttpClient | None = PrivateAttr(default=None)
 

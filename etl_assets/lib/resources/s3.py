@@ -33,9 +33,13 @@ S3_PROTOCOLS = ("s3", "s3a")
 class S3Config(Config):
     """Endpoint, region and credentials of an S3 (or S3-compatible) service."""
 
-    endpoint_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:9000 for MinIO")
+    endpoint_url: str | None = Field(
+        default=None, description="e.g. http://127.0.0.1:9000 for MinIO"
+    )
     region_name: str | None = None
-    aws_access_key_id: str | None = Field(default=None, description="EnvVar; unset: AWS default chain")
+    aws_access_key_id: str | None = Field(
+        default=None, description="EnvVar; unset: AWS default chain"
+    )
     aws_secret_access_key: str | None = Field(default=None, description="EnvVar; never a literal")
     aws_session_token: str | None = None
     use_unsigned_session: bool = False
@@ -77,7 +81,9 @@ def s3_storage_options(s3: S3Config | S3Resource | None = None, **extra: Any) ->
         if s3.verify is not None:
             client_kwargs["verify"] = s3.verify
         if s3.max_attempts:
-            options["config_kwargs"] = {"retries": {"max_attempts": s3.max_attempts, "mode": "standard"}}
+            options["config_kwargs"] = {
+                "retries": {"max_attempts": s3.max_attempts, "mode": "standard"}
+            }
         if s3.profile_name:
             options["profile"] = s3.profile_name
     if client_kwargs:
@@ -88,7 +94,8 @@ def s3_storage_options(s3: S3Config | S3Resource | None = None, **extra: Any) ->
 
 def storage_path(
     location: str,
-    s3: S3Config | S3Resource | None = None, storage_options: dict[str, Any] | None = None
+    s3: S3Config | S3Resource | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> UPath:
     """``location`` as a UPath; S3 locations get the resource's options (explicit ones win)."""
     if is_s3_url(location):

@@ -44,7 +44,11 @@ def client(sleeps: Sleeps | None = None, **settings) -> HttpClient:
         max_retry_after_s=settings.pop("max_retry_after_s", 10),
     )
     defaults = {"timeout_s": 0.3, "retry": retry, "breaker_threshold": 50}
-    return HttpClient(ClientSettings(**{**defaults, **settings}), sleep=sleeps if sleeps is not None else Sleeps(), rng=random.Random(1))
+    return HttpClient(
+        ClientSettings(**{**defaults, **settings}),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        rng=random.Random(1),
+    )
 
 
 def test_429_waits_for_retry_after(http_server: FaultServer) -> None:
@@ -76,7 +80,9 @@ def test_retries_are_bounded(http_server: FaultServer) -> None:
     assert len(http_server.hits("/down")) == 4
 
 
-def test_slow_reply_times_out_and_is_retried(http_server: FaultServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_slow_reply_times_out_and_is_retried(
+    http_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
     http_server.script("GET", "/slow", Reply(200, {"late": True}, delay_s=1.0), OK)
     data, _ = client().get_json(http_server.url("/slow"))
     assert data == {"ok": True}
@@ -86,7 +92,10 @@ def test_slow_reply_times_out_and_is_retried(http_server: FaultServer, caplog: p
 
 def test_malformed_json_is_terminal_and_located(http_server: FaultServer) -> None:
     http_server.script("GET", "/bad", Reply(200, b'{"items": [1, 2'))
-    with pytest.raises(MalformedResponseError, match=r"not valid JSON at line 1 column 16 .*starts with '\{\"items\": \[1, 2'"):
+    with pytest.raises(
+        MalformedResponseError,
+        match=r"not valid JSON at line 1 column 16 .*starts with '\{\"items\": \[1, 2'",
+    ):
         client().get_json(http_server.url("/bad"))
     assert len(http_server.hits("/bad")) == 1
 
@@ -138,7 +147,9 @@ def test_retry_after_longer_than_allowed_fails_fast(http_server: FaultServer) ->
 
 def test_retry_after_forms() -> None:
     assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(
+        10.0
+    )
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
@@ -162,7 +173,9 @@ def test_rate_limit_applies_to_real_requests(http_server: FaultServer) -> None:
     for _ in range(5):
         http.get_json(http_server.url("/r"))
     assert http.bucket is not None and http.bucket.waited_s > 0
-    assert len(sleeps) >= 3 and all(0 < s <= 0.0501 for s in sleeps)  # about 1/20 s between requests
+    assert len(sleeps) >= 3 and all(
+        0 < s <= 0.0501 for s in sleeps
+    )  # about 1/20 s between requests
     assert http.stats.requests == 5
 
 

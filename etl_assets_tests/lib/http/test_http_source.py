@@ -29,7 +29,9 @@ def client() -> HttpClient:
 
 def http_spec(url: str, **options) -> SourceSpec:
     partitioned = options.pop("partitioned", False)
-    return SourceSpec.model_validate({"format": "http", "partitioned": partitioned, "http": {"url": url, **options}})
+    return SourceSpec.model_validate(
+        {"format": "http", "partitioned": partitioned, "http": {"url": url, **options}}
+    )
 
 
 def read(spec: SourceSpec, **kwargs):
@@ -42,9 +44,16 @@ def test_page_number_pagination(http_server: FaultServer) -> None:
         return Reply(200, {"data": {"items": ITEMS[(page - 1) * 2 : page * 2]}})
 
     http_server.route("GET", "/items", pages)
-    frame = read(http_spec(http_server.url("/items"), record_path="data.items", pagination={"type": "page"}))
+    frame = read(
+        http_spec(http_server.url("/items"), record_path="data.items", pagination={"type": "page"})
+    )
     assert frame["id"].tolist() == [1, 2, 3, 4, 5]
-    assert [r.query["page"] for r in http_server.hits("/items")] == ["1", "2", "3", "4"]  # page 4 is empty: stop
+    assert [r.query["page"] for r in http_server.hits("/items")] == [
+        "1",
+        "2",
+        "3",
+        "4",
+    ]  # page 4 is empty: stop
     assert frame["_source_file"].tolist()[2] == http_server.url("/items?page=2")
     assert frame["_source_row"].tolist() == [1, 2, 1, 2, 1]
 
@@ -55,7 +64,9 @@ def test_offset_pagination_stops_on_a_short_page(http_server: FaultServer) -> No
         return Reply(200, ITEMS[offset : offset + limit])
 
     http_server.route("GET", "/o", pages)
-    spec = http_spec(http_server.url("/o"), pagination={"type": "offset", "size_param": "limit", "size": 2})
+    spec = http_spec(
+        http_server.url("/o"), pagination={"type": "offset", "size_param": "limit", "size": 2}
+    )
     assert read(spec)["id"].tolist() == [1, 2, 3, 4, 5]
     assert [r.query["offset"] for r in http_server.hits("/o")] == ["0", "2", "4"]
 
@@ -68,15 +79,27 @@ def test_cursor_pagination(http_server: FaultServer) -> None:
         return Reply(200, {"results": records, "meta": {"next": following}})
 
     http_server.route("GET", "/c", pages)
-    spec = http_spec(http_server.url("/c"), params={"q": "x"}, record_path="results",
-                     pagination={"type": "cursor", "cursor_param": "after", "cursor_path": "meta.next"})
+    spec = http_spec(
+        http_server.url("/c"),
+        params={"q": "x"},
+        record_path="results",
+        pagination={"type": "cursor", "cursor_param": "after", "cursor_path": "meta.next"},
+    )
     assert read(spec)["id"].tolist() == [1, 2, 3, 4, 5]
-    assert [(r.query.get("after"), r.query["q"]) for r in http_server.hits("/c")] == [(None, "x"), ("a", "x"), ("b", "x")]
+    assert [(r.query.get("after"), r.query["q"]) for r in http_server.hits("/c")] == [
+        (None, "x"),
+        ("a", "x"),
+        ("b", "x"),
+    ]
 
 
 def test_repeating_cursor_is_an_error(http_server: FaultServer) -> None:
     http_server.script("GET", "/loop", Reply(200, {"results": ITEMS[:1], "next": "same"}))
-    spec = http_spec(http_server.url("/loop"), record_path="results", pagination={"type": "cursor", "cursor_path": "next"})
+    spec = http_spec(
+        http_server.url("/loop"),
+        record_path="results",
+        pagination={"type": "cursor", "cursor_path": "next"},
+    )
     with pytest.raises(TerminalHttpError, match="cursor 'same' at next repeats"):
         read(spec)
 
@@ -84,11 +107,21 @@ def test_repeating_cursor_is_an_error(http_server: FaultServer) -> None:
 def test_link_header_pagination(http_server: FaultServer) -> None:
     def pages(request: Recorded) -> Reply:
         page = int(request.query.get("p", "1"))
-        headers = {"Link": f'</l?p={page + 1}&per=2>; rel="next", </l?p=1>; rel="first"'} if page < 3 else {}
+        headers = (
+            {"Link": f'</l?p={page + 1}&per=2>; rel="next", </l?p=1>; rel="first"'}
+            if page < 3
+            else {}
+        )
         return Reply(200, ITEMS[(page - 1) * 2 : page * 2], headers)
 
     http_server.route("GET", "/l", pages)
-    assert read(http_spec(http_server.url("/l"), pagination={"type": "link"}))["id"].tolist() == [1, 2, 3, 4, 5]
+    assert read(http_spec(http_server.url("/l"), pagination={"type": "link"}))["id"].tolist() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
     assert [r.query.get("p") for r in http_server.hits("/l")] == [None, "2", "3"]
 
 
@@ -98,7 +131,10 @@ def test_page_disappearing_mid_pagination_fails_the_read(http_server: FaultServe
         return Reply(200, ITEMS[:2]) if page == 1 else Reply(404, {"error": "page expired"})
 
     http_server.route("GET", "/gone", pages)
-    with pytest.raises(TerminalHttpError, match=r"page 2 failed after 1 page\(s\) and 2 record\(s\) were read.*HTTP 404") as raised:
+    with pytest.raises(
+        TerminalHttpError,
+        match=r"page 2 failed after 1 page\(s\) and 2 record\(s\) were read.*HTTP 404",
+    ) as raised:
         read(http_spec(http_server.url("/gone"), pagination={"type": "page"}))
     assert raised.value.status == 404
     assert len(http_server.hits("/gone")) == 2  # a 404 is not retried
@@ -111,7 +147,9 @@ def test_max_pages_guards_against_endless_apis(http_server: FaultServer) -> None
         read(spec)
 
 
-def test_auth_token_from_environment(http_server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_token_from_environment(
+    http_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     http_server.script("GET", "/secure", Reply(200, ITEMS[:1]))
     spec = http_spec(http_server.url("/secure"), auth={"token_env": "API_TOKEN_FOR_TEST"})
     monkeypatch.delenv("API_TOKEN_FOR_TEST", raising=False)
@@ -121,7 +159,10 @@ def test_auth_token_from_environment(http_server: FaultServer, monkeypatch: pyte
     frame = read(spec)
     assert http_server.hits("/secure")[-1].headers["authorization"] == "Bearer tok-123"
     assert "tok-123" not in frame.to_string()
-    api_key = http_spec(http_server.url("/secure"), auth={"token_env": "API_TOKEN_FOR_TEST", "header": "X-Api-Key", "scheme": None})
+    api_key = http_spec(
+        http_server.url("/secure"),
+        auth={"token_env": "API_TOKEN_FOR_TEST", "header": "X-Api-Key", "scheme": None},
+    )
     read(api_key)
     assert http_server.hits("/secure")[-1].headers["x-api-key"] == "tok-123"
 
@@ -136,10 +177,18 @@ def test_partitioned_source_substitutes_the_key(http_server: FaultServer) -> Non
 
 
 def test_nested_records_flatten_to_storable_columns() -> None:
-    frame = records_to_table([
-        {"id": 1, "user": {"name": "a", "geo": {"lat": 1.5}}, "tags": ["x"], "v": 1, "ok": True},
-        {"id": 2, "user": {"name": "b"}, "tags": [], "v": "2", "ok": None, "extra": 3.5},
-    ])
+    frame = records_to_table(
+        [
+            {
+                "id": 1,
+                "user": {"name": "a", "geo": {"lat": 1.5}},
+                "tags": ["x"],
+                "v": 1,
+                "ok": True,
+            },
+            {"id": 2, "user": {"name": "b"}, "tags": [], "v": "2", "ok": None, "extra": 3.5},
+        ]
+    )
     assert list(frame.columns) == ["id", "user.name", "user.geo.lat", "tags", "v", "ok", "extra"]
     assert str(frame["id"].dtype) == "Int64" and str(frame["user.geo.lat"].dtype) == "Float64"
     assert frame["tags"].tolist() == ['["x"]', "[]"]
@@ -149,7 +198,10 @@ def test_nested_records_flatten_to_storable_columns() -> None:
 
 def test_records_not_where_declared(http_server: FaultServer) -> None:
     http_server.script("GET", "/shape", Reply(200, {"data": {"rows": []}}))
-    with pytest.raises(TerminalHttpError, match=r"no 'items' on the way to record_path 'data.items' \(found \['rows'\]\)"):
+    with pytest.raises(
+        TerminalHttpError,
+        match=r"no 'items' on the way to record_path 'data.items' \(found \['rows'\]\)",
+    ):
         read(http_spec(http_server.url("/shape"), record_path="data.items"))
 
 
@@ -170,7 +222,9 @@ def test_spec_rules() -> None:
 
 def test_partitions_share_one_column_typing(http_server: FaultServer) -> None:
     # day 1 sends numbers, day 2 text for the same field: one flattening, one (text) column
-    http_server.route("GET", "/mixed", lambda r: Reply(200, [{"v": 1 if r.query["d"] == "a" else "x"}]))
+    http_server.route(
+        "GET", "/mixed", lambda r: Reply(200, [{"v": 1 if r.query["d"] == "a" else "x"}])
+    )
     spec = http_spec(http_server.url("/mixed"), params={"d": "{partition}"}, partitioned=True)
     frame = read(spec, partition_keys=["a", "b"])
     assert frame["v"].tolist() == ["1", "x"] and str(frame["v"].dtype) == "str"

@@ -18,17 +18,21 @@ def client() -> HttpClient:
     return HttpClient(ClientSettings(timeout_s=2, retry=retry), rng=random.Random(0))
 
 
-FRAME = pd.DataFrame({
-    "id": pd.array(range(40), dtype="Int64"),
-    "name": pd.array([f"r{i}" if i % 7 else None for i in range(40)], dtype="str"),
-    "at": pd.date_range("2024-01-01", periods=40, freq="h", tz="UTC"),
-})
+FRAME = pd.DataFrame(
+    {
+        "id": pd.array(range(40), dtype="Int64"),
+        "name": pd.array([f"r{i}" if i % 7 else None for i in range(40)], dtype="str"),
+        "at": pd.date_range("2024-01-01", periods=40, freq="h", tz="UTC"),
+    }
+)
 
 
 def test_batches_sent_once_even_when_a_reply_is_lost(http_server: FaultServer) -> None:
     ingest = Ingest(drop_after_apply={1, 3})
     http_server.route("POST", "/import", ingest)
-    report = post_rows(FRAME, http_server.url("/import"), client(), batch_size=10, namespace="p/clean/t")
+    report = post_rows(
+        FRAME, http_server.url("/import"), client(), batch_size=10, namespace="p/clean/t"
+    )
     assert report.ok and report.rows_delivered == 40
     assert ingest.rows() == list(range(40))  # every row exactly once
     assert len(http_server.hits("/import")) == 6  # 4 batches + 2 retries of lost replies
@@ -55,8 +59,14 @@ def test_partial_failure_is_reported_per_batch(http_server: FaultServer) -> None
     assert [b.outcome for b in report.batches] == ["sent", "sent", "failed", "sent"]
     assert report.rows_delivered == 30 and report.rows_failed == 10
     failed = report.failed[0]
-    assert failed.http_status == 422 and not failed.transient and "row 20: bad value" in (failed.error or "")
-    with pytest.raises(ExportError, match=r"1 of 4 batch\(es\) .* failed \(10 rows\): batch 2 \(rows 20-29\)") as raised:
+    assert (
+        failed.http_status == 422
+        and not failed.transient
+        and "row 20: bad value" in (failed.error or "")
+    )
+    with pytest.raises(
+        ExportError, match=r"1 of 4 batch\(es\) .* failed \(10 rows\): batch 2 \(rows 20-29\)"
+    ) as raised:
         report.raise_for_failures()
     assert raised.value.transient is False
     assert report.as_metadata()["batches_failed"] == 1
@@ -72,4 +82,14 @@ def test_service_down_fails_batches_as_transient(http_server: FaultServer) -> No
 
 def test_keys_are_stable_and_distinct() -> None:
     assert batch_key("a", 0, b"x") == batch_key("a", 0, b"x")
-    assert len({batch_key("a", 0, b"x"), batch_key("a", 1, b"x"), batch_key("b", 0, b"x"), batch_key("a", 0, b"y")}) == 4
+    assert (
+        len(
+            {
+                batch_key("a", 0, b"x"),
+                batch_key("a", 1, b"x"),
+                batch_key("b", 0, b"x"),
+                batch_key("a", 0, b"y"),
+            }
+        )
+        == 4
+    )

@@ -27,7 +27,9 @@ ORDERS = {
 
 
 @pytest.fixture
-def s3_defs(s3_bucket: S3Bucket, tmp_path: Path, shop_spec_text: str, monkeypatch: pytest.MonkeyPatch):
+def s3_defs(
+    s3_bucket: S3Bucket, tmp_path: Path, shop_spec_text: str, monkeypatch: pytest.MonkeyPatch
+):
     (tmp_path / "shop.yaml").write_text(shop_spec_text)
     for day, text in ORDERS.items():
         s3_bucket.put(f"data/landing/orders/{day}.csv", text)
@@ -49,17 +51,26 @@ def test_pipeline_materializes_end_to_end_on_s3(s3_defs, s3_bucket: S3Bucket) ->
     assert manager.s3.endpoint_url == s3_bucket.server.endpoint_url
     job = s3_defs.resolve_job_def("shop_job")
     assert job.op_retry_policy == NETWORK_RETRY_POLICY  # remote storage: steps retried on failure
-    tags = {ASSET_PARTITION_RANGE_START_TAG: "2024-01-01", ASSET_PARTITION_RANGE_END_TAG: "2024-01-02"}
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: "2024-01-01",
+        ASSET_PARTITION_RANGE_END_TAG: "2024-01-02",
+    }
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(instance=instance, tags=tags)
         assert result.success
-        clean = s3_defs.load_asset_value(AssetKey(["shop", "clean", "orders"]), partition_key="2024-01-01", instance=instance)
+        clean = s3_defs.load_asset_value(
+            AssetKey(["shop", "clean", "orders"]), partition_key="2024-01-01", instance=instance
+        )
         assert clean["order_id"].tolist() == [1]
-        rejected = s3_defs.load_asset_value(AssetKey(["shop", "rejected", "orders"]), partition_key="2024-01-01", instance=instance)
+        rejected = s3_defs.load_asset_value(
+            AssetKey(["shop", "rejected", "orders"]), partition_key="2024-01-01", instance=instance
+        )
         assert len(rejected) == 1
         totals = s3_defs.load_asset_value(AssetKey(["shop", "agg", "all_time"]), instance=instance)
         assert sorted(totals["orders"].tolist()) == [1, 1]
-        raw = s3_defs.load_asset_value(AssetKey(["shop", "raw", "orders"]), partition_key="2024-01-02", instance=instance)
+        raw = s3_defs.load_asset_value(
+            AssetKey(["shop", "raw", "orders"]), partition_key="2024-01-02", instance=instance
+        )
         assert raw["_source_file"].tolist() == ["landing/orders/2024-01-02.csv"]
         event = instance.get_latest_materialization_event(AssetKey(["shop", "clean", "orders"]))
         path = event.asset_materialization.metadata["path"].value  # type: ignore[union-attr]
@@ -68,4 +79,7 @@ def test_pipeline_materializes_end_to_end_on_s3(s3_defs, s3_bucket: S3Bucket) ->
         logs = "\n".join(str(record) for record in instance.all_logs(result.run_id))
         assert FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in logs
     keys = s3_bucket.keys("warehouse/shop/clean/orders/")
-    assert keys == ["warehouse/shop/clean/orders/2024-01-01.parquet", "warehouse/shop/clean/orders/2024-01-02.parquet"]
+    assert keys == [
+        "warehouse/shop/clean/orders/2024-01-01.parquet",
+        "warehouse/shop/clean/orders/2024-01-02.parquet",
+    ]

@@ -33,7 +33,9 @@ def test_object_glob_and_prefix(s3_bucket: S3Bucket) -> None:
     source = files(s3_bucket)
     url = s3_bucket.url
     one = source.read(spec(format="csv", path=f"{url}/in/a.csv"), name="one")
-    assert one.drop(columns="_parse_error").to_dict("records") == [{"id": "1", "name": "x", "_source_file": f"{url}/in/a.csv", "_source_row": 1}]
+    assert one.drop(columns="_parse_error").to_dict("records") == [
+        {"id": "1", "name": "x", "_source_file": f"{url}/in/a.csv", "_source_row": 1}
+    ]
     globbed = source.read(spec(format="csv", path=f"{url}/in/*.csv"), name="glob")
     assert globbed["id"].tolist() == ["1", "2", "3"]
     assert globbed["_source_file"].unique().tolist() == [f"{url}/in/a.csv", f"{url}/in/b.csv"]
@@ -56,11 +58,24 @@ def test_every_format_reads_through_the_same_code(s3_bucket: S3Bucket) -> None:
     s3_bucket.put("f/t.csv.gz", gzip.compress(b"id\n1\n2\n"))
     source = files(s3_bucket)
     url = s3_bucket.url
-    assert source.read(spec(format="parquet", path=f"{url}/f/t.parquet"), name="p")["id"].tolist() == [1, 2]
-    assert source.read(spec(format="jsonl", path=f"{url}/f/t.jsonl"), name="j")["n.a"].tolist() == [1, 2]
-    assert source.read(spec(format="json", path=f"{url}/f/t.json", json={"record_path": "data"}), name="js")["id"].tolist() == [1, 2]
-    assert source.read(spec(format="text", path=f"{url}/f/t.txt"), name="t")["line"].tolist() == ["one", "two"]
-    assert source.read(spec(format="csv", path=f"{url}/f/t.csv.gz"), name="gz")["id"].tolist() == ["1", "2"]
+    assert source.read(spec(format="parquet", path=f"{url}/f/t.parquet"), name="p")[
+        "id"
+    ].tolist() == [1, 2]
+    assert source.read(spec(format="jsonl", path=f"{url}/f/t.jsonl"), name="j")["n.a"].tolist() == [
+        1,
+        2,
+    ]
+    assert source.read(
+        spec(format="json", path=f"{url}/f/t.json", json={"record_path": "data"}), name="js"
+    )["id"].tolist() == [1, 2]
+    assert source.read(spec(format="text", path=f"{url}/f/t.txt"), name="t")["line"].tolist() == [
+        "one",
+        "two",
+    ]
+    assert source.read(spec(format="csv", path=f"{url}/f/t.csv.gz"), name="gz")["id"].tolist() == [
+        "1",
+        "2",
+    ]
 
 
 def test_partitions_missing_objects_and_escapes(s3_bucket: S3Bucket) -> None:
@@ -81,7 +96,9 @@ def test_data_root_on_s3(s3_bucket: S3Bucket) -> None:
     s3_bucket.put("root/landing/x.csv", "id\n7\n")
     source = files(s3_bucket, root=f"{s3_bucket.url}/root")
     frame = source.read(spec(format="csv", path="landing/x.csv"), name="x")
-    assert frame.drop(columns="_parse_error").to_dict("records") == [{"id": "7", "_source_file": "landing/x.csv", "_source_row": 1}]
+    assert frame.drop(columns="_parse_error").to_dict("records") == [
+        {"id": "7", "_source_file": "landing/x.csv", "_source_row": 1}
+    ]
 
 
 SENSOR_SPEC = """
@@ -102,7 +119,9 @@ sources:
 
 def evaluate(defs, name: str, bucket: S3Bucket, cursor: str | None) -> SensorResult:
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(cursor=cursor, instance=instance, resources={"source_files": files(bucket)})
+        context = build_sensor_context(
+            cursor=cursor, instance=instance, resources={"source_files": files(bucket)}
+        )
         result = defs.resolve_sensor_def(name)(context)
     assert isinstance(result, SensorResult)
     return result

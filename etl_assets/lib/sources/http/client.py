@@ -70,7 +70,11 @@ class ClientStats:
     waited_s: float = 0.0
 
     def as_metadata(self) -> dict[str, float | int]:
-        return {"http_requests": self.requests, "http_retries": self.retries, "http_wait_s": round(self.waited_s, 3)}
+        return {
+            "http_requests": self.requests,
+            "http_retries": self.retries,
+            "http_wait_s": round(self.waited_s, 3),
+        }
 
 
 def shown_url(url: str, params: Mapping[str, Any] | None) -> str:

@@ -49,7 +49,9 @@ def records_at(document: Any, record_path: str | None, shown: str) -> list[dict[
     return value
 
 
-def flatten_record(record: dict[str, Any], prefix: str = "", into: dict[str, Any] | None = None) -> dict[str, Any]:
+def flatten_record(
+    record: dict[str, Any], prefix: str = "", into: dict[str, Any] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {} if into is None else into
     for key, value in record.items():
         if isinstance(value, dict) and value:

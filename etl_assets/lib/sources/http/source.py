@@ -58,7 +58,9 @@ def client_for(options: HttpSourceOptions, client: HttpClient) -> HttpClient:
 
 
 def _substitute(value: Any, key: str | None) -> Any:
-    return value.replace("{partition}", key) if key is not None and isinstance(value, str) else value
+    return (
+        value.replace("{partition}", key) if key is not None and isinstance(value, str) else value
+    )
 
 
 @dataclass
@@ -97,7 +99,9 @@ def _walk(
             into.partitions.extend([partition_key] * len(page.records))
 
 
-def _table(walk: _Walk, options: HttpSourceOptions, *, name: str, partitioned: bool) -> pd.DataFrame:
+def _table(
+    walk: _Walk, options: HttpSourceOptions, *, name: str, partitioned: bool
+) -> pd.DataFrame:
     """One flattening over every record, so column types agree across pages and partitions."""
     frame = records_to_table(walk.records, flatten=options.flatten)
     clash = [c for c in frame.columns if c in _RESERVED]
@@ -133,10 +137,14 @@ def read_http_source(
     client = client_for(options, client)
     if not spec.partitioned:
         if partition_keys is not None:
-            raise SourceError(f"source {name!r} is not partitioned; partition_keys must not be given")
+            raise SourceError(
+                f"source {name!r} is not partitioned; partition_keys must not be given"
+            )
         return fetch_records(options, client, name=name)
     if isinstance(partition_keys, str) or not partition_keys:
-        raise SourceError(f"source {name!r} is partitioned: a non-empty list of partition_keys is required")
+        raise SourceError(
+            f"source {name!r} is partitioned: a non-empty list of partition_keys is required"
+        )
     walk = _Walk()
     for key in partition_keys:
         _walk(options, client, walk, name=name, partition_key=key)
