@@ -73,3 +73,8 @@ def write_customers(root: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("customer_id,country\n1,de\n2,fr\n3, nl \n")
     return path
+
+
+# Real servers started by the tests themselves (session-scoped, one per xdist worker).
+from etl_assets_tests.servers.http import http_server  # noqa: E402, F401
+from etl_assets_tests.servers.s3 import s3_bucket, s3_server  # noqa: E402, F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dagster import AssetsDefinition, Definitions
+from dagster import AssetsDefinition, Definitions, RetryPolicy
 
 from etl_assets.factory.assets import build_aggregate_asset, build_clean_asset, build_raw_asset
 from etl_assets.factory.automation import (
@@ -18,21 +18,40 @@ from etl_assets.factory.automation import (
     build_schedule,
     pipeline_job_name,
 )
+from etl_assets.factory.exports import build_export_asset
+from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
 from etl_assets.factory.partitions import partitions_definition
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
-from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.resources import S3Config, SourceFiles
+from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
 
 
-def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
-    """Assets, checks, job, schedule and sensors of one pipeline (resources not included)."""
+def build_pipeline_definitions(
+    spec: PipelineSpec,
+    network_retry: RetryPolicy | None = NETWORK_RETRY_POLICY,
+    remote_storage: bool = False,
+) -> Definitions:
+    """Assets, checks, job, schedule and sensors of one pipeline (resources not included).
+
+    ``network_retry`` is the step retry policy of assets that call the network: http sources
+    always, and every step of the pipeline job when ``remote_storage`` (tables or sources on S3)
+    or when a source reads an ``s3://`` URL.
+    """
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
-    assets: list[AssetsDefinition] = [build_raw_asset(spec, name, partitions_def) for name in spec.sources]
+    assets: list[AssetsDefinition] = [
+        build_http_raw_asset(spec, name, partitions_def, network_retry)
+        if src.format == "http"
+        else build_raw_asset(spec, name, partitions_def)
+        for name, src in spec.sources.items()
+    ]
     assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
     assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
-    job = build_pipeline_job(spec, partitions_def)
+    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
+    remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
+    job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
     schedule = build_schedule(spec, job, partitions_def)
     sensors = [build_landing_sensor(spec, name, partitions_def) for name, src in spec.sources.items() if src.sensor]
     return Definitions(
@@ -43,19 +62,44 @@ def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
     )
 
 
-def build_resources(data_root: str | Path, output_root: str | Path | None = None) -> dict[str, object]:
-    """Resources every generated asset needs: where sources are read and where tables are stored."""
-    storage = str(output_root if output_root is not None else Path(data_root) / "warehouse")
-    resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root))}
+def _join(root: str | Path, child: str) -> str:
+    text = str(root)
+    return f"{text.rstrip('/')}/{child}" if "://" in text else str(Path(root) / child)
+
+
+def build_resources(
+    data_root: str | Path, output_root: str | Path | None = None, s3: S3Config | None = None
+) -> dict[str, object]:
+    """Resources every generated asset needs: where sources are read and where tables are stored.
+
+    Either root may be ``s3://bucket/prefix``; ``s3`` holds the endpoint, region and credentials.
+    """
+    storage = str(output_root if output_root is not None else _join(data_root, "warehouse"))
+    resources: dict[str, object] = {
+        "source_files": SourceFiles(root=str(data_root), s3=s3),
+        "http_client": HttpClientResource(),
+    }
     for fmt, key in IO_MANAGER_KEYS.items():
-        resources[key] = io_manager_for(fmt, storage)
+        resources[key] = io_manager_for(fmt, storage, s3=s3)
     return resources
 
 
-def build_definitions(specs: Iterable[PipelineSpec], data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
-    per_pipeline = [build_pipeline_definitions(spec) for spec in specs]
-    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root)))
+def build_definitions(
+    specs: Iterable[PipelineSpec],
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    s3: S3Config | None = None,
+    network_retry: RetryPolicy | None = NETWORK_RETRY_POLICY,
+) -> Definitions:
+    remote = any("://" in str(root) for root in (data_root, output_root) if root is not None)
+    per_pipeline = [build_pipeline_definitions(spec, network_retry, remote) for spec in specs]
+    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3)))
 
 
-def definitions_from_folder(pipelines: str | Path, data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
-    return build_definitions(load_specs([pipelines]), data_root, output_root)
+def definitions_from_folder(
+    pipelines: str | Path,
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    s3: S3Config | None = None,
+) -> Definitions:
+    return build_definitions(load_specs([pipelines]), data_root, output_root, s3)

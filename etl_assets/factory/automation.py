@@ -10,6 +10,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     JobDefinition,
+    RetryPolicy,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -25,6 +26,7 @@ from dagster import (
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from etl_assets.factory.graph import sensor_targets
+from etl_assets.lib.paths import expand_source_paths, is_local, resolve_under
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PipelineSpec, SourceSpec
 
@@ -36,12 +38,20 @@ def pipeline_job_name(spec: PipelineSpec) -> str:
     return f"{spec.pipeline}_job"
 
 
-def build_pipeline_job(spec: PipelineSpec, partitions_def: TimeWindowPartitionsDefinition | None) -> UnresolvedAssetJobDefinition:
-    """Every asset of the pipeline; partitioned assets run for the requested partition(s)."""
+def build_pipeline_job(
+    spec: PipelineSpec,
+    partitions_def: TimeWindowPartitionsDefinition | None,
+    op_retry_policy: RetryPolicy | None = None,
+) -> UnresolvedAssetJobDefinition:
+    """Every asset of the pipeline; partitioned assets run for the requested partition(s).
+
+    ``op_retry_policy`` retries failed steps (set when storage is remote; see factory.network).
+    """
     return define_asset_job(
         name=pipeline_job_name(spec),
         selection=AssetSelection.groups(spec.pipeline),
         description=spec.description or f"All assets of pipeline {spec.pipeline}",
+        op_retry_policy=op_retry_policy,
     )
 
 
@@ -80,10 +90,14 @@ class LandedFile:
     size: int
     mtime_ns: int
     partition_key: str | None
+    #: Object stores' content tag (S3 ETag): names the version better than size and mtime.
+    etag: str | None = None
 
     @property
     def fingerprint(self) -> str:
         """Content address of this version of the file: a changed file gets a new one."""
+        if self.etag:
+            return f"etag-{self.etag}"
         return f"{self.size}-{self.mtime_ns}"
 
     @property
@@ -101,13 +115,14 @@ def landed_files(source: SourceSpec, files: SourceFiles, partitions_def: TimeWin
 
     Files whose name does not parse as a valid partition key are skipped (and never run).
     """
-    pattern = source.path.replace("{partition}", "*") if source.partitioned else source.path
-    root = files.resolve("")
+    root, template, label_prefix = files.locate(source.path)
+    pattern = template.replace("{partition}", "*") if source.partitioned else template
+    root = resolve_under(root, "")
     root_text = str(root).rstrip("/")
-    regex = _template_regex(source.path) if source.partitioned else None
+    regex = _template_regex(template) if source.partitioned else None
     found: list[LandedFile] = []
     try:
-        paths = files.expand(pattern)
+        paths = expand_source_paths(root, pattern)
     except FileNotFoundError:
         return []
     for path in paths:
@@ -118,9 +133,16 @@ def landed_files(source: SourceSpec, files: SourceFiles, partitions_def: TimeWin
             if match is None or partitions_def is None or not partitions_def.has_partition_key(match["partition"]):
                 continue
             key = match["partition"]
-        info = path.stat()
-        mtime_ns = int(getattr(info, "st_mtime_ns", 0) or float(getattr(info, "st_mtime", 0)) * 1e9)
-        found.append(LandedFile(relative, int(info.st_size), mtime_ns, key))
+        if is_local(path):
+            info = path.stat()
+            mtime_ns = int(getattr(info, "st_mtime_ns", 0) or float(getattr(info, "st_mtime", 0)) * 1e9)
+            found.append(LandedFile(label_prefix + relative, int(info.st_size), mtime_ns, key))
+            continue
+        details = path.fs.info(path.path)
+        etag = str(details.get("ETag") or details.get("etag") or "").strip('"') or None
+        modified = details.get("LastModified") or details.get("mtime")
+        mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0
+        found.append(LandedFile(label_prefix + relative, int(details.get("size") or 0), mtime_ns, key, etag))
     return found
 
 
@@ -129,8 +151,9 @@ def build_landing_sensor(
 ) -> SensorDefinition:
     """Start one run per new or changed file; the cursor maps each path to its last fingerprint.
 
-    The run key is the file's content address (path, size, mtime), so Dagster itself also
-    refuses a second run for the same version of a file even if the cursor were lost.
+    The run key is the file's content address (path, size, mtime; the ETag on S3), so Dagster
+    itself also refuses a second run for the same version of a file even if the cursor were lost.
+    The source path may be under the data root (local or S3) or an ``s3://`` URL.
     """
     source = spec.sources[name]
     targets = sensor_targets(spec, name)

@@ -21,3 +21,10 @@ def rejected_key(pipeline: str, name: str) -> AssetKey:
 
 def agg_key(pipeline: str, name: str) -> AssetKey:
     return AssetKey([pipeline, AGG, name])
+
+
+EXPORT = "export"
+
+
+def export_key(pipeline: str, name: str) -> AssetKey:
+    return AssetKey([pipeline, EXPORT, name])

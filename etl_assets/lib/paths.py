@@ -25,6 +25,7 @@ __all__ = [
     "relative_to_root",
     "resolve_root",
     "resolve_under",
+    "split_url",
 ]
 
 _LOCAL_PROTOCOLS = ("", "file", "local")
@@ -156,3 +157,19 @@ def expand_source_paths(root: str | os.PathLike[str] | UPath, pattern: str) -> l
     raise SourceFileNotFoundError(
         f"source file {str(target)!r} does not exist (path {pattern!r} under the data root {str(base)!r})"
     )
+
+
+_URL = re.compile(r"^(?P<root>[A-Za-z][A-Za-z0-9+.-]*://[^/]+)/?(?P<rest>.*)$")
+
+
+def split_url(path: str) -> tuple[str, str] | None:
+    """``("s3://bucket", "prefix/*.csv")`` for a URL source path, None for a relative one.
+
+    A source may name an object store location directly (``s3://bucket/prefix/...``) instead of
+    a path under the data root. The bucket then acts as the root: the rest is resolved under
+    it with the same rules (no ``..`` out of it), and listed through the same fsspec code.
+    """
+    match = _URL.match(path)
+    if match is None:
+        return None
+    return match["root"], match["rest"]

@@ -65,6 +65,7 @@ from etl_assets.lib.io.storage import (
     sweep_stale_temps,
     write_table,
 )
+from etl_assets.lib.resources.s3 import S3Config, storage_path
 
 StorageFormat = Literal["parquet", "csv", "jsonl"]
 IO_MANAGER_KEYS: dict[str, str] = {
@@ -228,13 +229,20 @@ class FileIOManagerBase(ConfigurableIOManagerFactory[FrameIOManager]):
         default=None,
         description="fsspec options for remote paths (endpoint_url, key, secret, ...), passed to UPath.",
     )
+    s3: S3Config | None = Field(
+        default=None,
+        description="Endpoint, region and credentials for an s3:// base_path (storage_options win).",
+    )
 
     format_name: ClassVar[StorageFormat] = "parquet"
 
     def create_io_manager(self, context: InitResourceContext | None) -> FrameIOManager:
-        return FrameIOManager(
-            FORMATS[self.format_name], UPath(self.base_path, **(self.storage_options or {}))
-        )
+        path = storage_path(self.base_path, self.s3, self.storage_options)
+        if local_name(path) is None:  # object stores: same code, terminal errors not retried
+            from etl_assets.lib.io.remote import RemoteFrameIOManager
+
+            return RemoteFrameIOManager(FORMATS[self.format_name], path)
+        return FrameIOManager(FORMATS[self.format_name], path)
 
 
 class ParquetIOManager(FileIOManagerBase):
@@ -263,7 +271,10 @@ IO_MANAGER_CLASSES: dict[str, type[FileIOManagerBase]] = {
 
 
 def io_manager_for(
-    format: StorageFormat, base_path: str, storage_options: dict[str, Any] | None = None
+    format: StorageFormat,
+    base_path: str,
+    storage_options: dict[str, Any] | None = None,
+    s3: S3Config | None = None,
 ) -> FileIOManagerBase:
     """The IO manager resource for a storage format (resource key: ``IO_MANAGER_KEYS[format]``)."""
     try:
@@ -272,7 +283,7 @@ def io_manager_for(
         raise ValueError(
             f"unknown storage format {format!r}; expected one of {sorted(IO_MANAGER_CLASSES)}"
         ) from None
-    return cls(base_path=base_path, storage_options=storage_options)
+    return cls(base_path=base_path, storage_options=storage_options, s3=s3)
 
 
 def _record_rows_per_partition(context: OutputContext, rows: dict[str, int]) -> None:

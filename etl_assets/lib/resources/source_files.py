@@ -2,6 +2,8 @@
 
 A resource (not a module-level constant) so that the root is chosen by resource config:
 a local folder in development, ``s3://bucket/prefix`` in production, a temporary folder in tests.
+A source whose path is itself a URL (``s3://bucket/prefix/*.csv``) is read from there, with the
+same ``s3`` settings (endpoint, region, credentials).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from etl_assets.lib.paths import expand_source_paths, resolve_under
+from etl_assets.lib.paths import expand_source_paths, resolve_under, split_url
+from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_path
 from etl_assets.lib.sources import read_source
 from etl_assets.lib.spec import SourceSpec
 
@@ -22,12 +25,36 @@ class SourceFiles(ConfigurableResource):
     """Reads declared file sources under one root folder; paths outside the root are refused."""
 
     root: str = Field(description="Folder (or s3://bucket/prefix) that source paths are relative to.")
+    s3: S3Config | None = Field(
+        default=None,
+        description="Endpoint, region and credentials for s3:// roots and s3:// source paths.",
+    )
+
+    def root_path(self) -> UPath:
+        return storage_path(self.root, self.s3)
 
     def read(self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None) -> pd.DataFrame:
-        return read_source(spec, self.root, name=name, partition_keys=partition_keys)
+        return read_source(
+            spec,
+            self.root_path(),
+            name=name,
+            partition_keys=partition_keys,
+            url_options=s3_storage_options(self.s3),
+        )
 
     def resolve(self, relative: str) -> UPath:
-        return resolve_under(self.root, relative)
+        return resolve_under(self.root_path(), relative)
 
     def expand(self, pattern: str) -> list[UPath]:
-        return expand_source_paths(self.root, pattern)
+        return expand_source_paths(self.root_path(), pattern)
+
+    def locate(self, path: str) -> tuple[UPath, str, str]:
+        """Where a source path is listed: (root, path under it, label prefix).
+
+        A relative path lives under this resource's root (labels relative to it); a URL path
+        under its bucket, labelled with the full URL.
+        """
+        url = split_url(path)
+        if url is None:
+            return self.root_path(), path, ""
+        return storage_path(url[0], self.s3), url[1], url[0] + "/"

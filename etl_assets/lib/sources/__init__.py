@@ -32,6 +32,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 from upath import UPath
@@ -42,6 +43,7 @@ from etl_assets.lib.paths import (
     expand_source_paths,
     relative_to_root,
     resolve_root,
+    split_url,
 )
 from etl_assets.lib.sources.csv import read_csv_file
 from etl_assets.lib.sources.errors import (
@@ -104,8 +106,13 @@ def source_files(
     *,
     name: str,
     partition_key: str | None = None,
+    label_prefix: str = "",
 ) -> list[SourceFile]:
-    """The readable units ``pattern`` names under ``root``: files in path order, zip members split."""
+    """The readable units ``pattern`` names under ``root``: files in path order, zip members split.
+
+    ``label_prefix`` goes before each file's path relative to ``root`` in its label (a URL
+    source's bucket, so ``_source_file`` holds the object's full URL).
+    """
     try:
         paths = expand_source_paths(root, pattern)
     except PathOutsideRootError as error:
@@ -123,7 +130,9 @@ def source_files(
     for path in paths:
         units.extend(
             expand_archives(
-                path, relative_to_root(base, path), infer_compression(path, spec.compression)
+                path,
+                label_prefix + relative_to_root(base, path),
+                infer_compression(path, spec.compression),
             )
         )
     return units
@@ -172,19 +181,41 @@ def read_source(
     *,
     name: str,
     partition_keys: Sequence[str] | None = None,
+    url_options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Read a declared file source under ``root`` into one frame (see the module docstring).
 
     ``name`` is the source's name in the pipeline (used in messages). ``partition_keys`` are
     required for a partitioned source (one file per key: ``{partition}`` in the path is
     replaced by the key) and refused otherwise.
+
+    A URL path (``s3://bucket/prefix/*.csv``) is read from that bucket instead of ``root``,
+    with the fsspec options ``url_options`` (endpoint, credentials), by default those of
+    ``root`` when it is on the same protocol.
     """
+    if spec.path is None:
+        raise SourceError(
+            f"source {name!r} is format {spec.format}, not a file source: read it with its own reader"
+        )
+    template = spec.path
+    label_prefix = ""
+    url = split_url(template)
+    if url is not None:
+        options = url_options
+        if options is None and isinstance(root, UPath) and str(root).startswith(url[0].split("://")[0]):
+            options = dict(root.storage_options)
+        root, template = UPath(url[0], **(options or {})), url[1]
+        label_prefix = url[0] + "/"
     if not spec.partitioned:
         if partition_keys is not None:
             raise SourceError(
                 f"source {name!r} is not partitioned (path {spec.path!r}); partition_keys must not be given"
             )
-        return _combine(_read_files(source_files(spec, root, spec.path, name=name), spec))
+        return _combine(
+            _read_files(
+                source_files(spec, root, template, name=name, label_prefix=label_prefix), spec
+            )
+        )
 
     if isinstance(partition_keys, str) or not partition_keys:
         raise SourceError(
@@ -194,7 +225,9 @@ def read_source(
     for key in partition_keys:
         if _BAD_KEY.search(key):
             raise SourceError(f"source {name!r}: partition key {key!r} cannot be used in a path")
-        pattern = spec.path.replace("{partition}", key)
-        files = source_files(spec, root, pattern, name=name, partition_key=key)
+        pattern = template.replace("{partition}", key)
+        files = source_files(
+            spec, root, pattern, name=name, partition_key=key, label_prefix=label_prefix
+        )
         frames.extend(_with_partition(frame, key) for frame in _read_files(files, spec))
     return _combine(frames)

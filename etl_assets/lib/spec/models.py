@@ -25,7 +25,9 @@ from etl_assets.lib.spec.expressions import (
 )
 
 StorageFormat = Literal["parquet", "csv", "jsonl"]
-SourceFormat = Literal["csv", "json", "jsonl", "parquet", "text"]
+SourceFormat = Literal["csv", "json", "jsonl", "parquet", "text", "http"]
+#: Formats read from files (a ``path``); the others name their own location.
+FILE_FORMATS = ("csv", "json", "jsonl", "parquet", "text")
 ColumnType = Literal["int", "float", "decimal", "bool", "string", "category", "date", "datetime"]
 PartitionGranularity = Literal["hourly", "daily", "weekly", "monthly"]
 WindowUnit = Literal["hour", "day", "week", "month"]
@@ -144,16 +146,99 @@ class TextOptions(StrictModel):
     skip_blank: bool = True
 
 
+def _check_http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _check_no_literal_secrets(value: dict[str, str]) -> dict[str, str]:
+    secret = [name for name in value if name.lower() in ("authorization", "x-api-key", "cookie")]
+    if secret:
+        raise ValueError(f"header(s) {secret} carry secrets: use auth: {{token_env: VAR}} instead of a literal")
+    return value
+
+
+class HttpPaginationSpec(StrictModel):
+    """How an API splits its records over pages; see ``etl_assets.lib.sources.http.pagination``."""
+
+    #: ``none``: one request. ``page``: ``page_param`` = 1, 2, ...; ``offset``: ``offset_param``
+    #: advances by the records received; both stop at an empty (or short, when ``size`` is set)
+    #: page. ``cursor``: the token at ``cursor_path`` in each reply is sent as ``cursor_param``
+    #: until it is missing or empty. ``link``: follow the ``Link: <...>; rel="next"`` header.
+    type: Literal["none", "page", "offset", "cursor", "link"] = "none"
+    page_param: str = "page"
+    start_page: int = Field(default=1, ge=0)
+    offset_param: str = "offset"
+    size_param: str | None = None
+    size: int | None = Field(default=None, ge=1)
+    cursor_param: str = "cursor"
+    cursor_path: str | None = None
+    #: A safety stop: more pages than this is an error, not an endless loop.
+    max_pages: int = Field(default=10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> HttpPaginationSpec:
+        if self.type == "cursor" and not self.cursor_path:
+            raise ValueError("cursor pagination needs cursor_path (where the next token is in a reply)")
+        if (self.size is None) != (self.size_param is None):
+            raise ValueError("size and size_param go together")
+        return self
+
+
+class HttpAuthSpec(StrictModel):
+    #: Name of the environment variable holding the token (read at run time, never in the spec).
+    token_env: str = Field(min_length=1)
+    header: str = "Authorization"
+    #: Put before the token (``Bearer <token>``); null for a bare token (API-key headers).
+    scheme: str | None = "Bearer"
+
+
+class HttpRateLimitSpec(StrictModel):
+    per_second: float = Field(gt=0)
+    burst: int = Field(default=1, ge=1)
+
+
+class HttpRetrySpec(StrictModel):
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class HttpSourceOptions(StrictModel):
+    """A JSON API read page by page (``format: http``)."""
+
+    url: str = Field(min_length=1)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: Dotted path to the list of records in each reply (``data.items``); none: the reply is the list.
+    record_path: str | None = None
+    #: Nested objects become ``parent.child`` columns.
+    flatten: bool = True
+    pagination: HttpPaginationSpec = Field(default_factory=HttpPaginationSpec)
+    auth: HttpAuthSpec | None = None
+    rate_limit: HttpRateLimitSpec | None = None
+    retry: HttpRetrySpec | None = None
+
+    _url = field_validator("url")(_check_http_url)
+    _headers = field_validator("headers")(_check_no_literal_secrets)
+
+    def mentions_partition(self) -> bool:
+        return "{partition}" in self.url or any("{partition}" in str(v) for v in self.params.values())
+
+
 class SourceSpec(StrictModel):
     format: SourceFormat
     #: File, glob or folder, relative to the data root. Partitioned sources put
     #: ``{partition}`` where the partition key goes, e.g. ``landing/flights/{partition}.csv``.
-    path: str = Field(min_length=1)
+    path: str | None = Field(default=None, min_length=1)
     encoding: str = "utf-8"
     compression: Literal["infer", "none", "gzip", "zip"] = "infer"
     csv: CsvOptions | None = None
     json_options: JsonOptions | None = Field(default=None, alias="json")
     text: TextOptions | None = None
+    http: HttpSourceOptions | None = None
     partitioned: bool = False
     #: Start a run when a matching file lands or changes (landing-folder sensor).
     sensor: bool = False
@@ -168,6 +253,24 @@ class SourceSpec(StrictModel):
             raise ValueError(f"'json' options are only valid for format json/jsonl, not {self.format}")
         if self.text is not None and self.format != "text":
             raise ValueError(f"'text' options are only valid for format text, not {self.format}")
+        if self.http is not None and self.format != "http":
+            raise ValueError(f"'http' options are only valid for format http, not {self.format}")
+        if self.format == "http":
+            if self.http is None:
+                raise ValueError("an http source needs 'http' options (at least url)")
+            if self.path is not None:
+                raise ValueError("an http source is located by http.url, not 'path'")
+            if self.sensor:
+                raise ValueError("sensor: true watches files; an http source runs on the schedule")
+            if self.partitioned != self.http.mentions_partition():
+                raise ValueError(
+                    "a partitioned http source needs '{partition}' in http.url or a param, and only then"
+                )
+            return self
+        if self.format in FILE_FORMATS and self.path is None:
+            raise ValueError(f"a {self.format} source needs 'path'")
+        if self.path is None:
+            return self
         has_placeholder = "{partition}" in self.path
         if self.partitioned and not has_placeholder:
             raise ValueError("a partitioned source needs '{partition}' in its path")
@@ -458,6 +561,44 @@ class AggregateSpec(StrictModel):
         return [parse_condition(text) for text in self.having]
 
 
+# --------------------------------------------------------------------------- exports
+
+
+class HttpExportOptions(StrictModel):
+    """Batched POSTs of a table's rows to an ingestion API; see ``etl_assets.lib.exports.http``."""
+
+    url: str = Field(min_length=1)
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    #: Wrap each batch as ``{records_field: [...]}``; none: the body is the JSON array itself.
+    records_field: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: HttpAuthSpec | None = None
+    rate_limit: HttpRateLimitSpec | None = None
+    retry: HttpRetrySpec | None = None
+    #: Replies meaning "this idempotency key was already applied" (counted as delivered).
+    duplicate_statuses: list[int] = Field(default_factory=lambda: [409])
+
+    _url = field_validator("url")(_check_http_url)
+    _headers = field_validator("headers")(_check_no_literal_secrets)
+
+
+class ExportSpec(StrictModel):
+    """Send a clean table or an aggregate to another system: asset ``<pipeline>/export/<name>``."""
+
+    #: ``clean.<table>`` or ``agg.<aggregate>``.
+    source: str = Field(alias="from", pattern=r"^(clean|agg)\.[A-Za-z_][A-Za-z0-9_]*$")
+    http: HttpExportOptions
+    description: str | None = None
+
+    @property
+    def layer(self) -> str:
+        return self.source.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.source.split(".", 1)[1]
+
+
 # --------------------------------------------------------------------------- pipeline
 
 
@@ -514,13 +655,14 @@ class PipelineSpec(StrictModel):
     sources: dict[str, SourceSpec] = Field(min_length=1)
     clean: dict[str, CleanSpec] = Field(default_factory=dict)
     aggregates: dict[str, AggregateSpec] = Field(default_factory=dict)
+    exports: dict[str, ExportSpec] = Field(default_factory=dict)
 
     @field_validator("pipeline")
     @classmethod
     def _pipeline_name(cls, value: str) -> str:
         return _check_identifier(value)
 
-    @field_validator("sources", "clean", "aggregates")
+    @field_validator("sources", "clean", "aggregates", "exports")
     @classmethod
     def _entry_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:

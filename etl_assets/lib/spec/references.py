@@ -44,6 +44,12 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
 
     yield from _check_quality(spec)
 
+    for name, export in spec.exports.items():
+        tables = list(spec.clean) if export.layer == "clean" else list(spec.aggregates)
+        what = "clean table" if export.layer == "clean" else "aggregate"
+        if (msg := _known(export.table, tables, what)) is not None:
+            yield ("exports", name, "from"), msg
+
 
 def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
     agg = spec.aggregates[name]

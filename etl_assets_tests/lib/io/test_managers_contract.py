@@ -1,4 +1,8 @@
-"""Contract cases kept from the first IO manager implementation: range runs, loads, rewrites, crashes."""
+"""Contract cases kept from the first IO manager implementation: range runs, loads, rewrites, crashes.
+
+Every case runs twice: on a local folder and on ``s3://bucket`` of a real S3-compatible server
+(moto, started by the test session), with the same IO manager code.
+"""
 
 
 from pathlib import Path
@@ -23,6 +27,27 @@ from upath import UPath
 
 from etl_assets.lib.io import FORMATS, io_manager_for, read_frame
 from etl_assets.lib.io.formats import ParquetFormat
+from etl_assets_tests.servers.s3 import S3Bucket
+
+
+class Store:
+    """Where a test's tables go: ``root`` (a UPath) and the IO manager for a format there."""
+
+    def __init__(self, root: UPath, base_path: str, s3=None):
+        self.root = root
+        self.base_path = base_path
+        self.s3 = s3
+
+    def io(self, fmt: str):
+        return io_manager_for(fmt, self.base_path, s3=self.s3)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "local":
+        return Store(UPath(tmp_path), str(tmp_path))
+    bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+    return Store(bucket.path(), bucket.url, s3=bucket.server.config())
 
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-08")
 FORMAT_NAMES = sorted(FORMATS)
@@ -53,7 +78,7 @@ def range_tags(start: str, end: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
-def test_unpartitioned_write_and_load(tmp_path: Path, fmt: str) -> None:
+def test_unpartitioned_write_and_load(store: Store, fmt: str) -> None:
     @asset(key=["t", "up"], io_manager_key="io")
     def up() -> pd.DataFrame:
         return pd.DataFrame({"a": pd.array([1, 2, None], dtype="Int64"), "s": pd.array(["x", None, "z"], dtype="str")})
@@ -64,9 +89,9 @@ def test_unpartitioned_write_and_load(tmp_path: Path, fmt: str) -> None:
         return up.dropna()
 
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([up, down], resources={"io": io_manager_for(fmt, str(tmp_path))}, instance=instance)
+        result = materialize([up, down], resources={"io": store.io(fmt)}, instance=instance)
         assert result.success
-        path = tmp_path / "t" / f"up{FORMATS[fmt].extension}"
+        path = store.root / "t" / f"up{FORMATS[fmt].extension}"
         assert path.exists()
         event = instance.get_latest_materialization_event(AssetKey(["t", "up"]))
         metadata = event.asset_materialization.metadata  # type: ignore[union-attr]
@@ -77,15 +102,15 @@ def test_unpartitioned_write_and_load(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
-def test_range_run_writes_one_file_per_partition_and_loads(tmp_path: Path, fmt: str) -> None:
+def test_range_run_writes_one_file_per_partition_and_loads(store: Store, fmt: str) -> None:
     ext = FORMATS[fmt].extension
     values = {"2024-01-01": [1, 2], "2024-01-02": [3], "2024-01-04": [4, 5, 6]}
     assets = make_assets(values)
-    resources = {"io": io_manager_for(fmt, str(tmp_path))}
+    resources = {"io": store.io(fmt)}
     with DagsterInstance.ephemeral() as instance:
         result = materialize(assets[:1], resources=resources, instance=instance, tags=range_tags("2024-01-01", "2024-01-04"))
         assert result.success
-        folder = tmp_path / "t" / "daily"
+        folder = store.root / "t" / "daily"
         assert sorted(p.name for p in folder.glob(f"*{ext}")) == [f"2024-01-0{d}{ext}" for d in (1, 2, 3, 4)]
         assert len(read_frame(FORMATS[fmt], UPath(folder / f"2024-01-03{ext}"))) == 0  # key without rows: empty file
         event = instance.get_latest_materialization_event(AssetKey(["t", "daily"]))
@@ -104,8 +129,8 @@ def test_range_run_writes_one_file_per_partition_and_loads(tmp_path: Path, fmt: 
         assert result.output_for_node("t__same_day")["v"].tolist() == [30]
 
 
-def test_rewriting_one_partition_replaces_only_it(tmp_path: Path) -> None:
-    resources = {"io": io_manager_for("parquet", str(tmp_path))}
+def test_rewriting_one_partition_replaces_only_it(store: Store) -> None:
+    resources = {"io": store.io("parquet")}
     with DagsterInstance.ephemeral() as instance:
         first = make_assets({"2024-01-01": [1], "2024-01-02": [2]})
         assert materialize(first[:1], resources=resources, instance=instance, tags=range_tags("2024-01-01", "2024-01-02")).success
@@ -114,38 +139,38 @@ def test_rewriting_one_partition_replaces_only_it(tmp_path: Path) -> None:
     def read(path: UPath):
         return read_frame(FORMATS["parquet"], path)
 
-    assert read(UPath(tmp_path / "t/daily/2024-01-01.parquet"))["v"].tolist() == [1]
-    assert read(UPath(tmp_path / "t/daily/2024-01-02.parquet"))["v"].tolist() == [7, 8]
+    assert read(store.root / "t/daily/2024-01-01.parquet")["v"].tolist() == [1]
+    assert read(store.root / "t/daily/2024-01-02.parquet")["v"].tolist() == [7, 8]
 
 
-def test_missing_partition_is_an_error_unless_allowed(tmp_path: Path) -> None:
+def test_missing_partition_is_an_error_unless_allowed(store: Store) -> None:
     @asset(key=["t", "strict_total"], ins={"daily": AssetIn(["t", "daily"])}, io_manager_key="io")
     def strict_total(daily: pd.DataFrame) -> int:
         return len(daily)
 
     assets = make_assets({"2024-01-01": [1]})
-    resources = {"io": io_manager_for("parquet", str(tmp_path))}
+    resources = {"io": store.io("parquet")}
     with DagsterInstance.ephemeral() as instance:
         assert materialize(assets[:1], partition_key="2024-01-01", resources=resources, instance=instance).success
         with pytest.raises(FileNotFoundError, match=r"t/daily: 6 of 7 partition\(s\) not materialized: 2024-01-02"):
             materialize([*assets, strict_total], selection=[AssetKey(["t", "strict_total"])], resources=resources, instance=instance)
 
 
-def test_rows_outside_the_run_are_refused(tmp_path: Path) -> None:
+def test_rows_outside_the_run_are_refused(store: Store) -> None:
     @asset(key=["t", "wrong"], partitions_def=DAYS, io_manager_key="io")
     def wrong() -> pd.DataFrame:
         return pd.DataFrame({"_partition": ["2024-01-05"], "v": [1]})
 
     with DagsterInstance.ephemeral() as instance, pytest.raises(ValueError, match="rows for partitions outside this run: 2024-01-05"):
-        materialize([wrong], partition_key="2024-01-01", resources={"io": io_manager_for("parquet", str(tmp_path))}, instance=instance)
+        materialize([wrong], partition_key="2024-01-01", resources={"io": store.io("parquet")}, instance=instance)
 
 
-def test_crash_mid_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_write_keeps_previous_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     @asset(key=["t", "table"], io_manager_key="io")
     def table() -> pd.DataFrame:
         return pd.DataFrame({"v": [1, 2, 3]})
 
-    resources = {"io": io_manager_for("parquet", str(tmp_path))}
+    resources = {"io": store.io("parquet")}
     with DagsterInstance.ephemeral() as instance:
         assert materialize([table], resources=resources, instance=instance).success
         original = ParquetFormat.write_file
@@ -159,15 +184,15 @@ def test_crash_mid_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest
         with pytest.raises(OSError, match="disk went away"):
             materialize([table], resources=resources, instance=instance)
         monkeypatch.setattr(ParquetFormat, "write_file", original)
-    assert read_frame(FORMATS["parquet"], UPath(tmp_path / "t/table.parquet"))["v"].tolist() == [1, 2, 3]
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["table.parquet"]  # no temp file left
+    assert read_frame(FORMATS["parquet"], (store.root / "t/table.parquet"))["v"].tolist() == [1, 2, 3]
+    assert sorted(p.name for p in (store.root / "t").iterdir()) == ["table.parquet"]  # no temp file left
 
 
-def test_unsafe_asset_key_is_refused(tmp_path: Path) -> None:
+def test_unsafe_asset_key_is_refused(store: Store) -> None:
     from dagster import build_output_context
 
-    manager = io_manager_for("parquet", str(tmp_path)).create_io_manager(None)
+    manager = store.io("parquet").create_io_manager(None)
     context = build_output_context(asset_key=AssetKey(["t", ".."]))
     with pytest.raises(ValueError, match="not safe as a path segment"):
         manager.handle_output(context, pd.DataFrame({"v": [1]}))
-    assert not (tmp_path.parent / "t.parquet").exists()
+    assert not (store.root.parent / "t.parquet").exists()

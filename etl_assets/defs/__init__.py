@@ -1,0 +1,1 @@
+"""Hand-written Dagster objects, one folder per concern (alerts, ...)."""

@@ -1,0 +1,116 @@
+"""Assets that touch the network: ``format: http`` raw assets, and the retry rules they share.
+# No `from __future__ import annotations` here: Dagster reads these annotations at definition time.
+
+Two layers of retry, each for what it is good at:
+
+- inside a step, the HTTP client retries single requests (backoff, ``Retry-After``, circuit
+  breaker), so one slow page does not restart a whole walk;
+- around a step, Dagster's ``RetryPolicy`` (exponential backoff with jitter) reruns it when the
+  client gave up on a transient failure (service down longer than the client's budget, an open
+  circuit, a dropped S3 connection). Terminal failures (401/403, other 4xx, malformed replies,
+  missing settings) are raised as ``Failure(allow_retries=False)``: retrying cannot fix them and
+  would only delay the alert.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    Backoff,
+    Failure,
+    Jitter,
+    MetadataValue,
+    Output,
+    PartitionsDefinition,
+    RetryPolicy,
+    asset,
+)
+
+from etl_assets.factory.keys import raw_key
+from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.resources.http import HttpClientResource
+from etl_assets.lib.sources.errors import SourceError
+from etl_assets.lib.sources.http import TerminalHttpError, read_http_source
+from etl_assets.lib.spec import PipelineSpec
+
+#: Step-level retries for assets that call the network: 3 more tries after 5 s, 10 s, 20 s (+-jitter).
+NETWORK_RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+
+#: Exceptions no retry can fix.
+TERMINAL_ERRORS: tuple[type[BaseException], ...] = (TerminalHttpError, SourceError, PermissionError)
+
+
+@contextmanager
+def classified_errors(what: str) -> Iterator[None]:
+    """Terminal errors become ``Failure(allow_retries=False)``; everything else propagates as is
+    (and the step's ``RetryPolicy`` retries it)."""
+    try:
+        yield
+    except TERMINAL_ERRORS as error:
+        metadata: dict[str, Any] = {"error_kind": "terminal", "error_type": type(error).__name__}
+        status = getattr(error, "status", None)
+        if status is not None:
+            metadata["http_status"] = status
+        raise Failure(
+            description=f"{what}: {error} (terminal: not retried)",
+            metadata=metadata,
+            allow_retries=False,
+        ) from error
+
+
+def build_http_raw_asset(
+    spec: PipelineSpec,
+    name: str,
+    partitions_def: PartitionsDefinition | None,
+    retry_policy: RetryPolicy | None = NETWORK_RETRY_POLICY,
+) -> AssetsDefinition:
+    source = spec.sources[name]
+    assert source.http is not None
+    storage = spec.storage_for(source)
+    partitioning: dict[str, Any] = {}
+    if source.partitioned:
+        from dagster import BackfillPolicy
+
+        partitioning = {
+            "partitions_def": partitions_def,
+            "backfill_policy": BackfillPolicy.single_run(),
+        }
+
+    @asset(
+        key=raw_key(spec.pipeline, name),
+        group_name=spec.pipeline,
+        description=source.description or f"JSON API {source.http.url!r}, every page, flattened.",
+        io_manager_key=IO_MANAGER_KEYS[storage],
+        kinds={"pandas", storage, "http"},
+        metadata={"source_url": source.http.url, "source_format": "http"},
+        retry_policy=retry_policy,
+        **partitioning,
+    )
+    def http_raw_asset(
+        context: AssetExecutionContext, http_client: HttpClientResource
+    ) -> Output[pd.DataFrame]:
+        started = time.perf_counter()
+        client = http_client.get_client().configured(fresh_stats=True)
+        client.log = context.log
+        keys = list(context.partition_keys) if source.partitioned else None
+        with classified_errors(f"source {name!r}"):
+            frame = read_http_source(source, client, name=name, partition_keys=keys)
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        return Output(
+            frame,
+            metadata={
+                **client.stats.as_metadata(),
+                "pages_read": int(frame["_source_file"].nunique()) if len(frame) else 0,
+                "duration_s": MetadataValue.float(round(elapsed, 4)),
+                "rows_per_s": MetadataValue.float(round(len(frame) / elapsed, 1)),
+            },
+        )
+
+    return http_raw_asset

@@ -1,0 +1,260 @@
+"""An HTTP client for JSON APIs that retries what is worth retrying and nothing else.
+
+Every request goes through, in order: the circuit breaker of its host (fail fast while the
+service is known dead), the token bucket (rate limit), the request with a timeout, and the
+classification of the outcome:
+
+- 2xx/3xx: success (the breaker closes);
+- 429, 408, 425, 5xx, timeouts, refused or dropped connections: transient. Retried with
+  exponential backoff and jitter, or after ``Retry-After`` when the server says so, up to
+  ``max_attempts`` in all; then :class:`TransientHttpError`. Each counts as a failure for the
+  breaker;
+- any other 4xx (401/403 included): :class:`TerminalHttpError` at once, no retry.
+
+The requests library's session does the connection pooling; ``sleep`` and ``rng`` are
+injectable so tests run fast and deterministic. Nothing here logs or raises request headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from etl_assets.lib.sources.http.errors import (
+    MalformedResponseError,
+    TerminalHttpError,
+    TransientHttpError,
+)
+from etl_assets.lib.sources.http.ratelimit import TokenBucket
+from etl_assets.lib.sources.http.retry import (
+    RETRY_STATUSES,
+    CircuitBreaker,
+    RetrySettings,
+    parse_retry_after,
+)
+
+_LOG = logging.getLogger(__name__)
+_SNIPPET = 200
+TRANSIENT_EXCEPTIONS = (
+    requests.Timeout,
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    timeout_s: float = 30.0
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    #: Requests per second (token bucket); None: no limit.
+    rate_per_s: float | None = None
+    burst: int = 1
+    breaker_threshold: int = 5
+    breaker_reset_s: float = 30.0
+    user_agent: str = "etl-assets"
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    waited_s: float = 0.0
+
+    def as_metadata(self) -> dict[str, float | int]:
+        return {
+            "http_requests": self.requests,
+            "http_retries": self.retries,
+            "http_wait_s": round(self.waited_s, 3),
+        }
+
+
+def shown_url(url: str, params: Mapping[str, Any] | None) -> str:
+    """The URL as sent (query included), for messages and lineage (encoded as requests does)."""
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(list(params.items()), doseq=True)
+
+
+class HttpClient:
+    """Retries, rate limit and circuit breaking around one ``requests.Session``."""
+
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        log: logging.Logger | Any | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,
+        stats: ClientStats | None = None,
+    ):
+        self.settings = settings or ClientSettings()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = self.settings.user_agent
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.log = log or _LOG
+        self.bucket = (
+            TokenBucket(self.settings.rate_per_s, self.settings.burst, sleep=sleep)
+            if self.settings.rate_per_s
+            else None
+        )
+        self._breakers = breakers if breakers is not None else {}
+        self._breakers_lock = threading.Lock()
+        self.stats = stats if stats is not None else ClientStats()
+
+    def configured(self, *, fresh_stats: bool = False, **changes: Any) -> HttpClient:
+        """A client with some settings changed that shares this one's session and breakers
+        (and its counters, unless ``fresh_stats``)."""
+        return HttpClient(
+            replace(self.settings, **changes),
+            session=self.session,
+            sleep=self._sleep,
+            rng=self._rng,
+            log=self.log,
+            breakers=self._breakers,
+            stats=ClientStats() if fresh_stats else self.stats,
+        )
+
+    def breaker(self, url: str) -> CircuitBreaker:
+        parts = urlsplit(url)
+        host = f"{parts.scheme}://{parts.netloc}"
+        with self._breakers_lock:
+            if host not in self._breakers:
+                self._breakers[host] = CircuitBreaker(
+                    self.settings.breaker_threshold, self.settings.breaker_reset_s
+                )
+            return self._breakers[host]
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> requests.Response:
+        """The response of the first attempt that is not a transient failure (see module doc)."""
+        shown = f"{method} {shown_url(url, params)}"
+        breaker = self.breaker(url)
+        retry = self.settings.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            breaker.before_request(shown)
+            if self.bucket is not None:
+                self.stats.waited_s += self.bucket.acquire()
+            self.stats.requests += 1
+            retry_after: float | None = None
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=dict(headers or {}),
+                    data=data,
+                    timeout=self.settings.timeout_s,
+                )
+            except TRANSIENT_EXCEPTIONS as error:
+                breaker.record_failure()
+                reason = _describe(error, self.settings.timeout_s)
+            else:
+                status = response.status_code
+                if status < 400:
+                    breaker.record_success()
+                    return response
+                if status not in RETRY_STATUSES:
+                    breaker.record_success()  # the service answered; the request is wrong
+                    raise TerminalHttpError(
+                        f"{shown}: HTTP {status} {response.reason or ''}".rstrip()
+                        + f" (not retried: {_hint(status)}); reply: {_snippet(response)}",
+                        url=shown,
+                        status=status,
+                        attempts=attempt,
+                    )
+                breaker.record_failure()
+                reason = f"HTTP {status}"
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                response.close()
+            if attempt >= retry.max_attempts:
+                raise TransientHttpError(
+                    f"{shown}: gave up after {attempt} attempt(s); last: {reason}",
+                    url=shown,
+                    attempts=attempt,
+                )
+            if retry_after is not None and retry_after > retry.max_retry_after_s:
+                raise TransientHttpError(
+                    f"{shown}: {reason} with Retry-After {retry_after:.0f}s, longer than the "
+                    f"{retry.max_retry_after_s:.0f}s this client waits; try again later",
+                    url=shown,
+                    attempts=attempt,
+                )
+            delay = retry_after if retry_after is not None else retry.backoff(attempt, self._rng)
+            self.log.warning(
+                f"{shown}: {reason}; retry {attempt}/{retry.max_attempts - 1} in {delay:.2f}s"
+                + (" (Retry-After)" if retry_after is not None else "")
+            )
+            self.stats.retries += 1
+            self.stats.waited_s += delay
+            self._sleep(delay)
+
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, requests.Response]:
+        """The parsed JSON body of a GET and the response (for its headers)."""
+        response = self.request("GET", url, params=params, headers=headers)
+        return parse_json(response, f"GET {shown_url(url, params)}"), response
+
+
+def parse_json(response: requests.Response, shown: str) -> Any:
+    try:
+        return json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = (
+            f" at line {error.lineno} column {error.colno} (char {error.pos})"
+            if isinstance(error, json.JSONDecodeError)
+            else ""
+        )
+        raise MalformedResponseError(
+            f"{shown}: reply is not valid JSON{where}: {getattr(error, 'msg', error)}; "
+            f"it starts with {_snippet(response)}",
+            url=shown,
+            status=response.status_code,
+        ) from None
+
+
+def _describe(error: Exception, timeout_s: float) -> str:
+    if isinstance(error, requests.Timeout):
+        return f"no reply within {timeout_s:g}s ({type(error).__name__})"
+    return f"connection failed ({type(error).__name__}: {str(error)[:_SNIPPET]})"
+
+
+def _hint(status: int) -> str:
+    if status in (401, 403):
+        return "check the token (auth.token_env) and its permissions"
+    if status == 404:
+        return "the URL or the page does not exist"
+    return "the request is refused as sent"
+
+
+def _snippet(response: requests.Response) -> str:
+    try:
+        text = response.content[:_SNIPPET].decode("utf-8", errors="replace")
+    except requests.RequestException:
+        return "(unreadable)"
+    return repr(text) + ("..." if len(response.content) > _SNIPPET else "")

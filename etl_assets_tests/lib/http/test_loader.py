@@ -1,0 +1,95 @@
+"""The batched HTTP loader against a local ingestion server that dedups by idempotency key."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+from etl_assets.lib.exports import ExportError, batch_key, post_rows
+from etl_assets.lib.sources.http import ClientSettings, HttpClient, RetrySettings
+from etl_assets_tests.servers.http import FaultServer, Reply
+from etl_assets_tests.servers.ingest import Ingest
+
+
+def client() -> HttpClient:
+    retry = RetrySettings(max_attempts=3, backoff_base_s=0.001, backoff_max_s=0.002)
+    return HttpClient(ClientSettings(timeout_s=2, retry=retry), rng=random.Random(0))
+
+
+FRAME = pd.DataFrame(
+    {
+        "id": pd.array(range(40), dtype="Int64"),
+        "name": pd.array([f"r{i}" if i % 7 else None for i in range(40)], dtype="str"),
+        "at": pd.date_range("2024-01-01", periods=40, freq="h", tz="UTC"),
+    }
+)
+
+
+def test_batches_sent_once_even_when_a_reply_is_lost(http_server: FaultServer) -> None:
+    ingest = Ingest(drop_after_apply={1, 3})
+    http_server.route("POST", "/import", ingest)
+    report = post_rows(
+        FRAME, http_server.url("/import"), client(), batch_size=10, namespace="p/clean/t"
+    )
+    assert report.ok and report.rows_delivered == 40
+    assert ingest.rows() == list(range(40))  # every row exactly once
+    assert len(http_server.hits("/import")) == 6  # 4 batches + 2 retries of lost replies
+    retried = [r.headers["idempotency-key"] for r in http_server.hits("/import")]
+    assert len(set(retried)) == 4  # the retries carried the same key
+    first = ingest.applied[report.batches[0].key][1]
+    assert first == {"id": 1, "name": "r1", "at": "2024-01-01T01:00:00.000000Z"}
+    assert ingest.applied[report.batches[0].key][0]["name"] is None
+
+
+def test_rerunning_the_export_sends_the_same_keys(http_server: FaultServer) -> None:
+    ingest = Ingest(duplicate_status=409)
+    http_server.route("POST", "/import", ingest)
+    first = post_rows(FRAME, http_server.url("/import"), client(), batch_size=10, namespace="ns")
+    again = post_rows(FRAME, http_server.url("/import"), client(), batch_size=10, namespace="ns")
+    assert [b.key for b in first.batches] == [b.key for b in again.batches]
+    assert {b.outcome for b in again.batches} == {"duplicate"} and again.ok
+    assert ingest.rows() == list(range(40))
+
+
+def test_partial_failure_is_reported_per_batch(http_server: FaultServer) -> None:
+    http_server.route("POST", "/import", Ingest(reject={2}))
+    report = post_rows(FRAME, http_server.url("/import"), client(), batch_size=10)
+    assert [b.outcome for b in report.batches] == ["sent", "sent", "failed", "sent"]
+    assert report.rows_delivered == 30 and report.rows_failed == 10
+    failed = report.failed[0]
+    assert (
+        failed.http_status == 422
+        and not failed.transient
+        and "row 20: bad value" in (failed.error or "")
+    )
+    with pytest.raises(
+        ExportError, match=r"1 of 4 batch\(es\) .* failed \(10 rows\): batch 2 \(rows 20-29\)"
+    ) as raised:
+        report.raise_for_failures()
+    assert raised.value.transient is False
+    assert report.as_metadata()["batches_failed"] == 1
+
+
+def test_service_down_fails_batches_as_transient(http_server: FaultServer) -> None:
+    http_server.script("POST", "/import", Reply(503))
+    report = post_rows(FRAME.head(15), http_server.url("/import"), client(), batch_size=10)
+    assert [b.outcome for b in report.batches] == ["failed", "failed"]
+    assert all(b.transient for b in report.failed)
+    assert len(http_server.hits("/import")) == 5  # the breaker (5 failures) spared the last attempt
+
+
+def test_keys_are_stable_and_distinct() -> None:
+    assert batch_key("a", 0, b"x") == batch_key("a", 0, b"x")
+    assert (
+        len(
+            {
+                batch_key("a", 0, b"x"),
+                batch_key("a", 1, b"x"),
+                batch_key("b", 0, b"x"),
+                batch_key("a", 0, b"y"),
+            }
+        )
+        == 4
+    )

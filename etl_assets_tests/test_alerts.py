@@ -1,0 +1,157 @@
+"""Alert sensors posting to a local webhook server: a real failing run, a real failing check."""
+
+from __future__ import annotations
+
+import importlib
+
+import pandas as pd
+import pytest
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    DagsterEventType,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Output,
+    SensorResult,
+    asset,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    materialize,
+)
+
+import etl_assets.definitions
+from etl_assets.defs.alerts import (
+    CHECK_FAILURE_SENSOR,
+    RUN_FAILURE_SENSOR,
+    WEBHOOK_ENV,
+    AlertWebhook,
+    build_check_failure_sensor,
+    build_run_failure_sensor,
+)
+from etl_assets_tests.servers.http import FaultServer, Reply
+
+DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-05")
+HOOK = "/hooks/T0KEN-SECRET"
+
+
+@asset(key=["shop", "clean", "orders"], partitions_def=DAYS)
+def broken(context) -> pd.DataFrame:
+    raise ValueError("column 'amount' of row 7: expected a number, got 'abc'\nmore detail")
+
+
+@asset(
+    key=["shop", "agg", "totals"],
+    check_specs=[
+        AssetCheckSpec("row_conservation", asset=["shop", "agg", "totals"], blocking=True)
+    ],
+)
+def checked():
+    yield Output(pd.DataFrame({"v": [1]}))
+    yield AssetCheckResult(
+        check_name="row_conservation",
+        passed=False,
+        severity=AssetCheckSeverity.ERROR,
+        description="10 rows in but 9 out",
+    )
+
+
+def webhook(server: FaultServer) -> AlertWebhook:
+    return AlertWebhook(
+        url=server.url(HOOK), ui_base_url="http://ui.example:3000", backoff_base_s=0.001
+    )
+
+
+def test_run_failure_posts_pipeline_asset_partition_error_and_link(
+    http_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    http_server.script("POST", HOOK, Reply(503), Reply(200, {"ok": True}))  # one hiccup: retried
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [broken], partition_key="2024-01-03", instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
+        context = build_run_status_sensor_context(
+            sensor_name=RUN_FAILURE_SENSOR,
+            dagster_event=failure,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"alert_webhook": webhook(http_server)},
+        ).for_run_failure()
+        build_run_failure_sensor()(context)
+    posts = http_server.hits(HOOK)
+    assert len(posts) == 2
+    body = posts[-1].json()
+    assert (
+        body["pipeline"] == "shop"
+        and body["asset"] == "shop/clean/orders"
+        and body["partition"] == "2024-01-03"
+    )
+    assert body["error"] == "ValueError: column 'amount' of row 7: expected a number, got 'abc'"
+    assert body["run_url"] == f"http://ui.example:3000/runs/{result.run_id}"
+    assert body["text"].startswith(
+        "etl_assets run failed: pipeline shop, asset shop/clean/orders, partition 2024-01-03: ValueError"
+    )
+    assert "T0KEN-SECRET" not in caplog.text  # the retry warning names the host only
+
+
+def test_check_failure_posted_once(http_server: FaultServer) -> None:
+    http_server.script("POST", HOOK, Reply(200, {"ok": True}))
+    sensor_def = build_check_failure_sensor()
+    with DagsterInstance.ephemeral() as instance:
+        materialize([checked], instance=instance, raise_on_error=False)
+
+        def evaluate(cursor: str | None) -> SensorResult:
+            context = build_sensor_context(
+                instance=instance, cursor=cursor, resources={"alert_webhook": webhook(http_server)}
+            )
+            result = sensor_def(context)
+            assert isinstance(result, SensorResult)
+            return result
+
+        first = evaluate(None)
+        assert len(http_server.hits(HOOK)) == 1
+        again = evaluate(first.cursor)
+        assert len(http_server.hits(HOOK)) == 1 and again.cursor == first.cursor
+        materialize([checked], instance=instance, raise_on_error=False)  # fails again: a new alert
+        evaluate(again.cursor)
+    bodies = [r.json() for r in http_server.hits(HOOK)]
+    assert len(bodies) == 2
+    assert bodies[0]["kind"] == "check_failure" and bodies[0]["asset"] == "shop/agg/totals"
+    assert bodies[0]["error"] == "check row_conservation (ERROR): 10 rows in but 9 out"
+
+
+def test_webhook_down_fails_the_tick_without_leaking_the_url(http_server: FaultServer) -> None:
+    http_server.script("POST", HOOK, Reply(500))
+    from etl_assets.defs.alerts import Alert
+
+    alert = Alert("run_failure", "p", None, None, "boom", "r1", "http://ui/runs/r1")
+    with pytest.raises(
+        RuntimeError, match=r"alert webhook http://127.0.0.1 did not accept the alert"
+    ) as raised:
+        AlertWebhook(url=http_server.url(HOOK), backoff_base_s=0.001, max_attempts=2).post(alert)
+    assert "T0KEN" not in str(raised.value)
+    assert len(http_server.hits(HOOK)) == 2
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_alerts_included_only_when_a_webhook_is_configured(
+    monkeypatch: pytest.MonkeyPatch, configured: bool
+) -> None:
+    if configured:
+        monkeypatch.setenv(WEBHOOK_ENV, "http://127.0.0.1:9/hook")
+    else:
+        monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    try:
+        module = importlib.reload(etl_assets.definitions)
+        names = {s.name for s in module.defs.sensors or []}
+        assert (RUN_FAILURE_SENSOR in names) is configured and (
+            CHECK_FAILURE_SENSOR in names
+        ) is configured
+        assert ("alert_webhook" in (module.defs.resources or {})) is configured
+    finally:
+        monkeypatch.undo()
+        importlib.reload(etl_assets.definitions)
