@@ -19,8 +19,12 @@ from etl_assets.factory.automation import (
     pipeline_job_name,
 )
 from etl_assets.factory.partitions import partitions_definition
+from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
+from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
+from etl_assets.lib.io.postgres import PostgresIOManager
 from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
@@ -29,7 +33,12 @@ __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_
 def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
     """Assets, checks, job, schedule and sensors of one pipeline (resources not included)."""
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
-    assets: list[AssetsDefinition] = [build_raw_asset(spec, name, partitions_def) for name in spec.sources]
+    assets: list[AssetsDefinition] = [
+        build_postgres_raw_asset(spec, name, partitions_def)
+        if source.format == "postgres"
+        else build_raw_asset(spec, name, partitions_def)
+        for name, source in spec.sources.items()
+    ]
     assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
     assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
     job = build_pipeline_job(spec, partitions_def)
@@ -43,19 +52,54 @@ def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
     )
 
 
-def build_resources(data_root: str | Path, output_root: str | Path | None = None) -> dict[str, object]:
-    """Resources every generated asset needs: where sources are read and where tables are stored."""
+def build_resources(
+    data_root: str | Path, output_root: str | Path | None = None, postgres: PostgresResource | None = None
+) -> dict[str, object]:
+    """Resources every generated asset needs: where sources are read and where tables are stored.
+
+    ``postgres`` (optional) adds the ``postgres`` resource and ``postgres_io_manager``.
+    """
     storage = str(output_root if output_root is not None else Path(data_root) / "warehouse")
     resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root))}
     for fmt, key in IO_MANAGER_KEYS.items():
-        resources[key] = io_manager_for(fmt, storage)
+        if fmt in IO_MANAGER_CLASSES:
+            resources[key] = io_manager_for(fmt, storage)
+    if postgres is not None:
+        resources[POSTGRES_RESOURCE_KEY] = postgres
+        resources[IO_MANAGER_KEYS["postgres"]] = PostgresIOManager(postgres=postgres)
     return resources
 
 
-def build_definitions(specs: Iterable[PipelineSpec], data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
+def uses_postgres(spec: PipelineSpec) -> bool:
+    """Whether any entry of ``spec`` reads from or stores into PostgreSQL."""
+    entries = [*spec.sources.values(), *spec.clean.values(), *spec.aggregates.values()]
+    return any(spec.storage_for(e) == "postgres" for e in entries) or any(
+        s.format == "postgres" for s in spec.sources.values()
+    )
+
+
+def build_definitions(
+    specs: Iterable[PipelineSpec],
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    postgres: PostgresResource | None = None,
+) -> Definitions:
+    specs = list(specs)
+    if postgres is None:
+        needing = [spec.pipeline for spec in specs if uses_postgres(spec)]
+        if needing:
+            raise ValueError(
+                f"pipeline(s) {', '.join(needing)} use PostgreSQL (storage or source 'postgres') but no "
+                "PostgreSQL is configured: set ETL_ASSETS_POSTGRES_HOST (see README 'PostgreSQL')"
+            )
     per_pipeline = [build_pipeline_definitions(spec) for spec in specs]
-    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root)))
+    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root, postgres)))
 
 
-def definitions_from_folder(pipelines: str | Path, data_root: str | Path, output_root: str | Path | None = None) -> Definitions:
-    return build_definitions(load_specs([pipelines]), data_root, output_root)
+def definitions_from_folder(
+    pipelines: str | Path,
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    postgres: PostgresResource | None = None,
+) -> Definitions:
+    return build_definitions(load_specs([pipelines]), data_root, output_root, postgres)
