@@ -135,6 +135,8 @@ class PostgresResource(ConfigurableResource):
                 timeout=float(self.connect_timeout),
                 open=False,
                 name=f"etl_assets:{self.describe()}",
+                # a connection broken by a server restart is replaced, not handed out
+                check=ConnectionPool.check_connection,
             )
             try:
                 pool.open(wait=self.pool_min_size > 0, timeout=float(self.connect_timeout))

@@ -18,9 +18,12 @@ from etl_assets.lib.io.postgres.identifiers import TableName
 PREFIX = "etl_assets:arrow-schema:"
 
 
+def comment_text(schema: pa.Schema) -> str:
+    return PREFIX + base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
 def comment_statement(table: TableName, schema: pa.Schema) -> sql.Composed:
-    blob = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
-    return sql.SQL("COMMENT ON TABLE {} IS {}").format(table.sql, sql.Literal(PREFIX + blob))
+    return sql.SQL("COMMENT ON TABLE {} IS {}").format(table.sql, sql.Literal(comment_text(schema)))
 
 
 def comment_query(table: TableName) -> tuple[str, tuple[str, str]]:

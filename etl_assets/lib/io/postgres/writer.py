@@ -34,7 +34,7 @@ from etl_assets.lib.io.postgres.identifiers import (
     check_identifier,
     check_partition_keys,
 )
-from etl_assets.lib.io.postgres.schema_note import comment_statement
+from etl_assets.lib.io.postgres.schema_note import comment_query, comment_statement, comment_text
 from etl_assets.lib.io.postgres.types import copyable, postgres_type
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PARTITION_COLUMN
@@ -99,16 +99,23 @@ def _ensure_table(
     pg: PostgresResource,
     target: TableName,
     table: pa.Table,
+    frame_schema: pa.Schema,
     *,
     primary_key: Sequence[str] = (),
     index_partitions: bool = False,
-) -> list[tuple[str, str]] | None:
-    """Create ``target`` if missing (own transaction, advisory lock); return its layout before."""
+) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """Create ``target`` if missing (own transaction, advisory lock); return its layout before
+    (None for a new table) and its comment now."""
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(str(target),))
         cursor.fetchall()
         before = _existing_layout(cursor, target)
+        comment = None
+        if before is not None:
+            text, params = comment_query(target)
+            cursor.execute(text, parameters=params)
+            comment = (cursor.fetchall() or [(None,)])[0][0]
         if before is None:
             cursor.execute(
                 _text(
@@ -130,9 +137,10 @@ def _ensure_table(
                         )
                     )
                 )
-            cursor.execute(_text(comment_statement(target, table.schema)))
+            cursor.execute(_text(comment_statement(target, frame_schema)))
+            comment = comment_text(frame_schema)
         conn.commit()
-        return before
+        return before, comment
 
 
 def _check_layout(target: TableName, before: list[tuple[str, str]] | None, table: pa.Table) -> None:
@@ -166,7 +174,8 @@ def write_partitions(
     if PARTITION_COLUMN not in frame_table.column_names:
         raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
     table = _prepare(frame_table, run_id)
-    _check_layout(target, _ensure_table(pg, target, table, index_partitions=True), table)
+    before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
+    _check_layout(target, before, table)
     placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
     delete = (
         _text(
@@ -182,7 +191,10 @@ def write_partitions(
         cursor.execute(delete, parameters=tuple(keys))
         if table.num_rows:
             cursor.adbc_ingest(target.table, table, mode="append", db_schema_name=target.schema)
-        cursor.execute(_text(comment_statement(target, frame_table.schema)))
+        # COMMENT locks the table against other COMMENTs until commit: only write it when the
+        # stored schema changes, so runs writing other partitions at the same time never wait.
+        if comment != comment_text(frame_table.schema):
+            cursor.execute(_text(comment_statement(target, frame_table.schema)))
         if before_commit is not None:
             before_commit()
         conn.commit()
@@ -264,7 +276,9 @@ def upsert_table(
         raise ValueError(f"{target}: an upsert needs a primary key")
     table = _prepare(frame_table, run_id)
     _check_keys(target, table, keys)
-    _check_layout(target, _ensure_table(pg, target, table, primary_key=keys), table)
+    _check_layout(
+        target, _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)[0], table
+    )
     staging = _staging_name(target)
     names = [sql.Identifier(n) for n in table.column_names]
     updates = [
