@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 import psycopg
 import pytest
-from dagster import DailyPartitionsDefinition, asset, materialize
+from dagster import DailyPartitionsDefinition, RetryPolicy, asset, materialize
 
 from etl_assets.lib.io.convert import frame_to_table
 from etl_assets.lib.io.postgres import (
@@ -180,3 +180,38 @@ def test_classification_of_real_errors(pg, postgres_server, postgres_db):
     with pytest.raises(PostgresConnectionError) as refused, nobody.adbc_connection():
         pass
     assert is_retryable(refused.value)
+
+
+def test_restart_during_asset_write_is_retried_by_retry_policy(pg, postgres_server, monkeypatch):
+    """A run whose write loses the server is retried by Dagster; one copy of the partition."""
+    days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-04")
+    restarts = []
+
+    @asset(
+        key=["f", "clean", "retried"],
+        partitions_def=days,
+        io_manager_key="io",
+        retry_policy=RetryPolicy(max_retries=2),
+    )
+    def retried(context) -> pd.DataFrame:
+        return mixed_frame(12, context.partition_key)
+
+    io = PostgresIOManager(postgres=pg)
+    assert materialize([retried], partition_key="2024-01-02", resources={"io": io}).success
+    real_statement, real_text = writer_module.comment_statement, writer_module.comment_text
+
+    def restart_once(*args, **kwargs):  # after the COPY, before commit, on the first attempt
+        if not restarts:
+            restarts.append(True)
+            postgres_server.restart()
+        return real_statement(*args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "comment_text", lambda schema: "stale")
+    monkeypatch.setattr(writer_module, "comment_statement", restart_once)
+    result = materialize([retried], partition_key="2024-01-02", resources={"io": io})
+    monkeypatch.setattr(writer_module, "comment_statement", real_statement)
+    monkeypatch.setattr(writer_module, "comment_text", real_text)
+    assert result.success and restarts == [True]
+    kinds = [e.event_type_value for e in result.all_events]
+    assert "STEP_UP_FOR_RETRY" in kinds
+    assert _counts(pg, "f.clean_retried") == {"2024-01-02": (12, result.run_id)}
