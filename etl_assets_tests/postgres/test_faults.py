@@ -215,3 +215,35 @@ def test_restart_during_asset_write_is_retried_by_retry_policy(pg, postgres_serv
     kinds = [e.event_type_value for e in result.all_events]
     assert "STEP_UP_FOR_RETRY" in kinds
     assert _counts(pg, "f.clean_retried") == {"2024-01-02": (12, result.run_id)}
+
+
+def test_readers_never_see_an_empty_or_half_swapped_table(pg):
+    """While the table is swapped again and again, every read sees one whole version."""
+    target = TableName("f", "readers")
+    sizes = [1_000, 3_000, 2_000, 4_000]
+    replace_table(pg, target, frame_to_table(mixed_frame(sizes[0])), "v0")
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            with psycopg.connect(**pg.connect_kwargs(), autocommit=True) as conn:
+                while not done.is_set():
+                    row = conn.execute(
+                        "SELECT count(*), count(DISTINCT _run_id) FROM f.readers"
+                    ).fetchone()
+                    seen.append(row)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for version, size in enumerate(sizes[1:], start=1):
+            replace_table(pg, target, frame_to_table(mixed_frame(size)), f"v{version}")
+    finally:
+        done.set()
+        thread.join(30)
+    assert not errors, errors
+    assert seen and all(count in sizes and runs == 1 for count, runs in seen), set(seen)

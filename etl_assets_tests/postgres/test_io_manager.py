@@ -155,6 +155,14 @@ def test_upsert_by_primary_key(pg):
         upsert_table(pg, target, frame_to_table(pd.concat([second, second])), "r3", ["customer_id"])
 
 
+def test_upsert_into_a_table_without_that_key_is_refused(pg):
+    target = TableName("u", "nokey")
+    frame = pd.DataFrame({"customer_id": [1, 2], "v": [1.0, 2.0]})
+    replace_table(pg, target, frame_to_table(frame), "r1")
+    with pytest.raises(ValueError, match=r"no primary key or unique index on \(customer_id\)"):
+        upsert_table(pg, target, frame_to_table(frame), "r2", ["customer_id"])
+
+
 def test_upsert_through_asset_metadata(pg):
     @asset(key=["c"], io_manager_key="io", metadata={"primary_key": ["customer_id"]})
     def c() -> pd.DataFrame:

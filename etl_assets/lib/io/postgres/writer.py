@@ -260,6 +260,26 @@ def _check_keys(target: TableName, table: pa.Table, primary_key: Sequence[str]) 
             )
 
 
+def _check_unique_key(pg: PostgresResource, target: TableName, keys: Sequence[str]) -> None:
+    """``ON CONFLICT (keys)`` needs a unique index on exactly those columns: say so clearly."""
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+            "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique GROUP BY i.indexrelid",
+            parameters=(target.schema, target.table),
+        )
+        unique = {row[0] for row in cursor.fetchall()}
+        conn.rollback()
+    if ",".join(sorted(keys)) not in unique:
+        raise TableLayoutError(
+            f"table {target} has no primary key or unique index on ({', '.join(keys)}), so rows "
+            "cannot be upserted by it; drop the table (it is recreated with that key) or add one"
+        )
+
+
 def upsert_table(
     pg: PostgresResource,
     target: TableName,
@@ -279,6 +299,7 @@ def upsert_table(
     _check_layout(
         target, _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)[0], table
     )
+    _check_unique_key(pg, target, keys)
     staging = _staging_name(target)
     names = [sql.Identifier(n) for n in table.column_names]
     updates = [
