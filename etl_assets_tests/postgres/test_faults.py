@@ -13,8 +13,10 @@ from dagster import DailyPartitionsDefinition, RetryPolicy, asset, materialize
 from etl_assets.lib.io.convert import frame_to_table
 from etl_assets.lib.io.postgres import (
     PostgresIOManager,
+    RetryablePostgresError,
     TableName,
     is_retryable,
+    raise_classified,
     read_table,
     replace_table,
     write_partitions,
@@ -154,10 +156,15 @@ def test_classification_of_real_errors(pg, postgres_server, postgres_db):
             two.execute("UPDATE ser SET v = 2 WHERE id = 1")
         assert serialization.value.sqlstate == "40001"
         assert is_retryable(serialization.value)
+        with pytest.raises(RetryablePostgresError) as wrapped:
+            raise_classified(serialization.value)
+        assert wrapped.value.__cause__ is serialization.value
         two.rollback()
         with pytest.raises(psycopg.Error) as bad_sql:
             two.execute("SELEC 1")
         assert not is_retryable(bad_sql.value)
+        with pytest.raises(psycopg.errors.SyntaxError):
+            raise_classified(bad_sql.value)
         two.rollback()
         with pytest.raises(psycopg.Error) as missing:
             two.execute("SELECT * FROM no_such_table")

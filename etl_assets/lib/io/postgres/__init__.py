@@ -6,7 +6,12 @@ stage-and-swap, upsert), ``reader`` (Arrow reads back to exact dtypes), ``errors
 (retryable vs terminal), ``manager`` (the Dagster IO manager).
 """
 
-from etl_assets.lib.io.postgres.errors import RetryablePostgresError, is_retryable, sqlstate
+from etl_assets.lib.io.postgres.errors import (
+    RetryablePostgresError,
+    is_retryable,
+    raise_classified,
+    sqlstate,
+)
 from etl_assets.lib.io.postgres.identifiers import (
     TableName,
     UnsafeIdentifierError,
@@ -37,6 +42,7 @@ __all__ = [
     "check_identifier",
     "check_partition_key",
     "is_retryable",
+    "raise_classified",
     "read_table",
     "replace_table",
     "sqlstate",

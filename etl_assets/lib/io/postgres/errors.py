@@ -68,13 +68,14 @@ def is_retryable(error: BaseException) -> bool:
 
 
 class RetryablePostgresError(Exception):
-    """Raised from a Dagster op/asset to say "this may work on a retry" (see :func:`raise_classified`)."""
+    """A transient PostgreSQL failure (the original is its ``__cause__``): worth a retry."""
 
 
 def raise_classified(error: BaseException) -> None:
     """Re-raise ``error``, wrapped in :class:`RetryablePostgresError` when it is transient.
 
-    Use with ``RetryPolicy`` + ``dagster.RetryRequested``-free code: callers can test the type.
+    Lets retry logic test one exception type, e.g. in an asset: ``except Exception as e:
+    raise_classified(e)`` and retry only ``RetryablePostgresError`` (``dagster.RetryRequested``).
     """
     if is_retryable(error):
         raise RetryablePostgresError(str(error)) from error
