@@ -39,3 +39,24 @@ def test_shop_range_run_into_postgres(pg, tmp_path, shop_spec_text):
         totals = conn.execute("SELECT sum(orders) FROM shop.agg_all_time").fetchone()[0]
     assert counts == {"2024-01-01": 2, "2024-01-02": 2}
     assert rejected == 2 and totals == 4
+
+
+def test_days_run_one_by_one_keep_one_layout(pg, tmp_path, shop_spec_text):
+    """A day without rejects (or with only some null columns) must not change a table's layout."""
+    write_customers(tmp_path)
+    write_orders(tmp_path, "2024-01-01", DAY1)
+    write_orders(tmp_path, "2024-01-02", DAY2)
+    spec = parse_spec(
+        shop_spec_text.replace("pipeline: shop\n", "pipeline: shop\nstorage: {default: postgres}\n")
+    )
+    defs = build_definitions([spec], tmp_path, tmp_path / "warehouse", postgres=pg)
+    with DagsterInstance.ephemeral() as instance:
+        for day in ("2024-01-02", "2024-01-01", "2024-01-02"):
+            assert run_range(defs, instance, day, day).success, day
+    with pg.connection() as conn:
+        counts = dict(conn.execute("SELECT _partition, count(*) FROM shop.clean_orders GROUP BY 1"))
+        rejected = dict(
+            conn.execute("SELECT _partition, count(*) FROM shop.rejected_orders GROUP BY 1")
+        )
+    assert counts == {"2024-01-01": 2, "2024-01-02": 2}
+    assert rejected == {"2024-01-01": 2}

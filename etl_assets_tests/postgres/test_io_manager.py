@@ -102,6 +102,12 @@ def test_partitioned_asset_writes_and_reads_slices(pg):
         tags={"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-04"},
     )  # fmt: skip
     assert result.success
+    range_mat = result.asset_materializations_for_node("shop__clean__orders")[0]
+    assert range_mat.metadata["rows_by_partition"].value == {
+        "2024-01-02": 3,
+        "2024-01-03": 4,
+        "2024-01-04": 5,
+    }
     counts = dict(_query(pg, "SELECT _partition, count(*) FROM shop.clean_orders GROUP BY 1"))
     assert counts == {"2024-01-02": 3, "2024-01-03": 4, "2024-01-04": 5}
     result = materialize(
@@ -226,6 +232,19 @@ def test_partitioned_layout_change_is_refused(pg):
     other = mixed_frame(2, "2024-01-02").drop(columns=["ratio"])
     with pytest.raises(ValueError, match="has columns"):
         write_partitions(pg, target, frame_to_table(other), ["2024-01-02"], "r2")
+
+
+def test_partition_with_an_all_null_column_keeps_the_stored_type(pg):
+    target = TableName("p", "nulls")
+    day1 = pd.DataFrame({"x": pd.array([1, 2], dtype="Int64"), "_partition": ["2024-01-01"] * 2})
+    day2 = pd.DataFrame({"x": [None, None], "_partition": ["2024-01-02"] * 2})
+    write_partitions(pg, target, frame_to_table(day1), ["2024-01-01"], "r1")
+    write_partitions(pg, target, frame_to_table(day2), ["2024-01-02"], "r2")
+    back = read_table(pg, target, ["2024-01-02"])
+    assert str(back["x"].dtype) == "Int64" and back["x"].isna().all()
+    pd.testing.assert_frame_equal(
+        read_table(pg, target, ["2024-01-01"]), day1.astype({"_partition": "str"})
+    )
 
 
 def test_output_that_is_not_a_frame_is_refused(pg):

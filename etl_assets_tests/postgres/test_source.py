@@ -60,6 +60,10 @@ def test_table_read_in_chunks_with_types(events):
     assert frame["at"].iloc[0] == pd.Timestamp("2024-01-01 00:01", tz="UTC")
     assert frame["kind"].isna().sum() == 83 and frame["small"].isna().sum() == 50
     assert frame["day"].iloc[0] == dt.date(2024, 1, 2)
+    empty = read_postgres_source(
+        events, PostgresSourceOptions(query="SELECT * FROM app.events WHERE false"), name="e"
+    ).frame
+    assert empty.empty and dict(empty.dtypes) == dict(frame.dtypes)
 
 
 def test_query_with_parameters_binds_values(events):
@@ -146,6 +150,11 @@ def test_incremental_pipeline_survives_restart(events, tmp_path):
         assert mat.metadata["rows_read"].value == 50
         assert mat.metadata[HIGH_WATER_MARK].value == {"type": "int", "value": "300"}
         assert mat.metadata["previous_high_water_mark"].value == {"type": "int", "value": "250"}
+        # nothing new: no rows, and the mark stays where it was
+        again = materialize(assets, resources=resources, instance=instance)
+        mat = again.asset_materializations_for_node("app__raw__events")[0]
+        assert mat.metadata["rows_read"].value == 0
+        assert mat.metadata[HIGH_WATER_MARK].value == {"type": "int", "value": "300"}
     # the raw table accumulated by primary key: 300 rows, each once
     raw = read_table(events, TableName("app", "raw_events"))
     assert len(raw) == 300 and raw["id"].is_unique

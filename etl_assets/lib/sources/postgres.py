@@ -147,8 +147,8 @@ def _pandas_type(dtype: pa.DataType) -> Any:
         return _NULLABLE_INTS[dtype]
     if pa.types.is_boolean(dtype):
         return pd.BooleanDtype()
-    if pa.types.is_decimal(dtype):
-        return pd.ArrowDtype(dtype)
+    if pa.types.is_decimal(dtype) or pa.types.is_date(dtype) or pa.types.is_binary(dtype):
+        return pd.ArrowDtype(dtype)  # keeps its type even with no rows (object would not)
     return None
 
 
@@ -157,8 +157,9 @@ def read_postgres_source(
 ) -> PostgresRead:
     """All rows (after ``mark`` when incremental) as one frame, with the new high-water mark.
 
-    Integers and booleans become pandas nullable dtypes, decimals Arrow decimals, timestamps
-    ``datetime64[us]`` (UTC-aware for ``timestamptz``), text ``str``.
+    Integers and booleans become pandas nullable dtypes, decimals, dates and bytes Arrow-backed
+    dtypes, timestamps ``datetime64[us]`` (UTC-aware for ``timestamptz``), text ``str``: the
+    same dtypes whether or not any row came back.
     """
     batches = list(iter_postgres_chunks(pg, options, name=name, mark=mark))
     table = pa.Table.from_batches(batches)

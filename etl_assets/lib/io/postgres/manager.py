@@ -9,7 +9,8 @@
 - loading reads the partition slice(s) or the whole table back with the dtypes written.
 
 Metadata: ``dagster/row_count``, ``dagster/column_schema``, ``dagster/table_name``
-(``schema.table``), ``rows_written``, ``write_seconds`` and ``partitions_written``.
+(``schema.table``), ``rows_written``, ``write_seconds`` and, when partitioned,
+``partitions_written`` and (range runs) ``rows_by_partition``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from dagster import ConfigurableIOManager, InputContext, OutputContext
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
 from etl_assets.lib.io.convert import frame_to_table, storable_frame
@@ -85,6 +86,10 @@ class PostgresIOManager(ConfigurableIOManager):
             )
             result = write_partitions(self.postgres, target, combined, keys, context.run_id)
             metadata["partitions_written"] = len(keys)
+            if len(keys) > 1:  # Dagster copies this metadata to every partition of the run
+                metadata["rows_by_partition"] = MetadataValue.json(
+                    {k: p.num_rows for k, p in parts.items()}
+                )
         else:
             primary_key = (context.definition_metadata or {}).get("primary_key")
             if primary_key:

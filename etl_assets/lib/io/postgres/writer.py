@@ -39,7 +39,12 @@ from etl_assets.lib.io.postgres.identifiers import (
     check_identifier,
     check_partition_keys,
 )
-from etl_assets.lib.io.postgres.schema_note import comment_query, comment_statement, comment_text
+from etl_assets.lib.io.postgres.schema_note import (
+    comment_query,
+    comment_statement,
+    comment_text,
+    parse_comment,
+)
 from etl_assets.lib.io.postgres.types import copyable, postgres_type
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PARTITION_COLUMN
@@ -180,6 +185,13 @@ def write_partitions(
         raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
     table = _prepare(frame_table, run_id)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
+    note_schema = frame_table.schema
+    if before is not None and before != _layout(table):
+        stored = parse_comment(comment)
+        adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
+        if adopted is not None:  # all-null columns take the stored type; the note stays
+            frame_table, note_schema = adopted, stored
+            table = _prepare(frame_table, run_id)
     _check_layout(target, before, table)
     placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
     delete = (
@@ -198,12 +210,26 @@ def write_partitions(
             cursor.adbc_ingest(target.table, table, mode="append", db_schema_name=target.schema)
         # COMMENT locks the table against other COMMENTs until commit: only write it when the
         # stored schema changes, so runs writing other partitions at the same time never wait.
-        if comment != comment_text(frame_table.schema):
-            cursor.execute(_text(comment_statement(target, frame_table.schema)))
+        if comment != comment_text(note_schema):
+            cursor.execute(_text(comment_statement(target, note_schema)))
         if before_commit is not None:
             before_commit()
         conn.commit()
     return WriteResult(target, table.num_rows, time.perf_counter() - started)
+
+
+def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
+    """The table with its all-null columns (Arrow type ``null``: pandas could not tell their
+    type, e.g. a partition where a column has no values) cast to the stored type; None if none."""
+    columns, changed = [], False
+    for field, column in zip(frame_table.schema, frame_table.columns, strict=True):
+        if pa.types.is_null(field.type) and field.name in stored.names:
+            column = pa.nulls(len(column), stored.field(field.name).type)
+            changed = True
+        columns.append(column)
+    if not changed:
+        return None
+    return pa.Table.from_arrays(columns, names=frame_table.column_names)
 
 
 def _staging_name(target: TableName) -> TableName:
