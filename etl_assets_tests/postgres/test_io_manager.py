@@ -159,6 +159,17 @@ def test_upsert_by_primary_key(pg):
     ]  # fmt: skip
     with pytest.raises(ValueError, match="repeat in the frame"):
         upsert_table(pg, target, frame_to_table(pd.concat([second, second])), "r3", ["customer_id"])
+    counts = TableName("u", "counts")
+    upsert_table(
+        pg,
+        counts,
+        frame_to_table(pd.DataFrame({"k": [1], "n": pd.array([5], dtype="Int64")})),
+        "r1",
+        ["k"],
+    )
+    unknown = pd.DataFrame({"k": [2], "n": [None]})  # all-null object column: no type of its own
+    upsert_table(pg, counts, frame_to_table(unknown), "r2", ["k"])
+    assert _query(pg, "SELECT k, n FROM u.counts ORDER BY k") == [(1, 5), (2, None)]
 
 
 def test_upsert_into_a_table_without_that_key_is_refused(pg):

@@ -185,13 +185,7 @@ def write_partitions(
         raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
     table = _prepare(frame_table, run_id)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
-    note_schema = frame_table.schema
-    if before is not None and before != _layout(table):
-        stored = parse_comment(comment)
-        adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
-        if adopted is not None:  # all-null columns take the stored type; the note stays
-            frame_table, note_schema = adopted, stored
-            table = _prepare(frame_table, run_id)
+    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
     _check_layout(target, before, table)
     placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
     delete = (
@@ -216,6 +210,24 @@ def write_partitions(
             before_commit()
         conn.commit()
     return WriteResult(target, table.num_rows, time.perf_counter() - started)
+
+
+def _reconcile(
+    frame_table: pa.Table,
+    table: pa.Table,
+    before: list[tuple[str, str]] | None,
+    comment: str | None,
+    run_id: str,
+) -> tuple[pa.Table, pa.Table, pa.Schema]:
+    """When the existing table's layout differs only because some frame columns are all null,
+    give those columns the stored types (the stored note stays); otherwise change nothing."""
+    if before is None or before == _layout(table):
+        return frame_table, table, frame_table.schema
+    stored = parse_comment(comment)
+    adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
+    if adopted is None:
+        return frame_table, table, frame_table.schema
+    return adopted, _prepare(adopted, run_id), stored
 
 
 def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
@@ -327,9 +339,9 @@ def upsert_table(
         raise ValueError(f"{target}: an upsert needs a primary key")
     table = _prepare(frame_table, run_id)
     _check_keys(target, table, keys)
-    _check_layout(
-        target, _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)[0], table
-    )
+    before, comment = _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)
+    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
+    _check_layout(target, before, table)
     _check_unique_key(pg, target, keys)
     staging = _staging_name(target)
     names = [sql.Identifier(n) for n in table.column_names]
@@ -363,7 +375,7 @@ def upsert_table(
             )
         )
         cursor.execute(_text(sql.SQL("DROP TABLE {}").format(staging.sql)))
-        cursor.execute(_text(comment_statement(target, frame_table.schema)))
+        cursor.execute(_text(comment_statement(target, note_schema)))
         if before_commit is not None:
             before_commit()
         conn.commit()
