@@ -12,6 +12,8 @@ from etl_assets_tests.conftest import PROJECT_ROOT
 PROBE = """
 import json
 import etl_assets.definitions as d
+
+pytestmark = pytest.mark.xdist_group("postgres")
 resources = d.defs.resources or {}
 pg = resources.get("postgres")
 print(json.dumps({

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from dagster import AssetKey, DagsterInstance
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib.spec import parse_spec
 from etl_assets_tests.conftest import write_customers, write_orders
 from etl_assets_tests.factory.test_materialize_shop import DAY1, DAY2, run_range
+
+pytestmark = pytest.mark.xdist_group("postgres")
 
 
 def test_shop_range_run_into_postgres(pg, tmp_path, shop_spec_text):

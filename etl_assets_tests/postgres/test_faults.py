@@ -26,6 +26,8 @@ from etl_assets.lib.resources.postgres import PostgresConnectionError, PostgresR
 from etl_assets_tests.postgres.frames import mixed_frame
 from etl_assets_tests.servers.postgres import free_port
 
+pytestmark = pytest.mark.xdist_group("postgres")
+
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 

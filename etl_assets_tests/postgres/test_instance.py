@@ -5,9 +5,12 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, asset, materialize
 
 from etl_assets_tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.xdist_group("postgres")
 
 PASSWORD = "inst-pw:'x"
 

@@ -26,6 +26,8 @@ from etl_assets.lib.io.postgres import (
 )
 from etl_assets_tests.postgres.frames import mixed_frame
 
+pytestmark = pytest.mark.xdist_group("postgres")
+
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-06")
 
 

@@ -10,6 +10,8 @@ from dagster import EnvVar, asset, materialize
 from etl_assets.lib.resources.postgres import PostgresConnectionError, PostgresResource
 from etl_assets_tests.servers.postgres import PostgresServer
 
+pytestmark = pytest.mark.xdist_group("postgres")
+
 SECRET = "s3cr:t/P@ss word"
 
 

@@ -22,6 +22,8 @@ from etl_assets.lib.sources.postgres import (
 )
 from etl_assets.lib.spec import PostgresSourceOptions, SourceSpec, parse_spec
 
+pytestmark = pytest.mark.xdist_group("postgres")
+
 
 def _load_events(pg, first: int, last: int) -> None:
     with pg.connection() as conn:

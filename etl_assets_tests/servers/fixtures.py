@@ -2,7 +2,8 @@
 
 One server per pytest process (xdist worker), started on first use and stopped at the end of
 the session; each test gets its own fresh database so tests cannot see each other's tables.
-Mark tests ``pytest.mark.xdist_group("postgres")`` so one worker runs them all (one server).
+Marking tests ``pytest.mark.xdist_group("postgres")`` lets ``--dist loadgroup`` keep them on one
+worker (one server); without it each worker runs its own server, which works the same.
 """
 
 from __future__ import annotations
