@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from etl_assets_tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.xdist_group("postgres")
 
 PROBE = """
 import json
 import etl_assets.definitions as d
-
-pytestmark = pytest.mark.xdist_group("postgres")
 resources = d.defs.resources or {}
 pg = resources.get("postgres")
 print(json.dumps({
