@@ -8,7 +8,7 @@ export ARROW_DEFAULT_MEMORY_POOL ?= system
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install demo test lint bench constraints clean ui
+.PHONY: install demo test lint bench constraints clean ui postgres-server
 
 install: $(VENV)/.installed
 
@@ -25,13 +25,21 @@ demo: install
 	$(BIN)/etl-assets demo
 
 ## Lint, then run the whole test suite.
-test: install
+test: install postgres-server
 	$(BIN)/ruff check etl_assets etl_assets_tests benchmarks
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check etl_assets etl_assets_tests benchmarks
 	$(BIN)/ruff format --check etl_assets etl_assets_tests benchmarks
+
+## PostgreSQL 15 server binaries for the Postgres tests (Debian package, installed only if missing;
+## the tests start their own throwaway server as an unprivileged user).
+PG_BIN ?= /usr/lib/postgresql/15/bin
+postgres-server:
+	@test -x $(PG_BIN)/initdb || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15; }
 
 bench: install
 	$(BIN)/python benchmarks/run_foundation.py

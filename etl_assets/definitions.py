@@ -17,6 +17,9 @@ Either root may be an ``s3://bucket/prefix`` URL. S3 settings (see the README's 
 Alerts (see the README's "Retries and alerts"): when ``ETL_ASSETS_ALERT_WEBHOOK`` is set, the
 run-failure and check-failure alert sensors are included and post to it (the URL is read through
 ``EnvVar`` at run time, never stored); ``ETL_ASSETS_UI_URL`` is the UI base for run links.
+- ``ETL_ASSETS_POSTGRES_HOST`` (+ ``_PORT``, ``_USER``, ``_DB``, ``_SSLMODE``, and the password in
+  ``ETL_ASSETS_POSTGRES_PASSWORD``, read at run time through ``EnvVar``): PostgreSQL for
+  ``storage: postgres`` and ``format: postgres`` sources; unset, nothing needs a server.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dagster import Definitions, EnvVar
 from etl_assets.defs.alerts import WEBHOOK_ENV, AlertWebhook, alert_definitions
 from etl_assets.factory import definitions_from_folder
 from etl_assets.lib.resources import S3Config
+from etl_assets.lib.resources.postgres import PostgresResource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +60,23 @@ WAREHOUSE = _setting(
 )
 S3_SETTINGS = _s3_settings()
 
-defs = definitions_from_folder(PIPELINES_DIR, DATA_ROOT, WAREHOUSE, S3_SETTINGS)
+
+def _postgres() -> PostgresResource | None:
+    host = os.environ.get("ETL_ASSETS_POSTGRES_HOST")
+    if not host:
+        return None
+    return PostgresResource(
+        host=host,
+        port=int(os.environ.get("ETL_ASSETS_POSTGRES_PORT", "5432")),
+        user=os.environ.get("ETL_ASSETS_POSTGRES_USER", "postgres"),
+        dbname=os.environ.get("ETL_ASSETS_POSTGRES_DB", "postgres"),
+        sslmode=os.environ.get("ETL_ASSETS_POSTGRES_SSLMODE", "prefer"),  # type: ignore[arg-type]
+        # the password itself is resolved by Dagster at run time, never stored in definitions
+        password=EnvVar("ETL_ASSETS_POSTGRES_PASSWORD") if "ETL_ASSETS_POSTGRES_PASSWORD" in os.environ else "",
+    )
+
+
+defs = definitions_from_folder(PIPELINES_DIR, DATA_ROOT, WAREHOUSE, S3_SETTINGS, postgres=_postgres())
 if os.environ.get(WEBHOOK_ENV):
     defs = Definitions.merge(
         defs,

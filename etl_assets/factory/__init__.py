@@ -21,9 +21,13 @@ from etl_assets.factory.automation import (
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
 from etl_assets.factory.partitions import partitions_definition
+from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
+from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
+from etl_assets.lib.io.postgres import PostgresIOManager
 from etl_assets.lib.resources import S3Config, SourceFiles
 from etl_assets.lib.resources.http import HttpClientResource
+from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
@@ -44,6 +48,8 @@ def build_pipeline_definitions(
     assets: list[AssetsDefinition] = [
         build_http_raw_asset(spec, name, partitions_def, network_retry)
         if src.format == "http"
+        else build_postgres_raw_asset(spec, name, partitions_def)
+        if src.format == "postgres"
         else build_raw_asset(spec, name, partitions_def)
         for name, src in spec.sources.items()
     ]
@@ -68,11 +74,15 @@ def _join(root: str | Path, child: str) -> str:
 
 
 def build_resources(
-    data_root: str | Path, output_root: str | Path | None = None, s3: S3Config | None = None
+    data_root: str | Path,
+    output_root: str | Path | None = None,
+    s3: S3Config | None = None,
+    postgres: PostgresResource | None = None,
 ) -> dict[str, object]:
     """Resources every generated asset needs: where sources are read and where tables are stored.
 
     Either root may be ``s3://bucket/prefix``; ``s3`` holds the endpoint, region and credentials.
+    ``postgres`` (optional) adds the ``postgres`` resource and ``postgres_io_manager``.
     """
     storage = str(output_root if output_root is not None else _join(data_root, "warehouse"))
     resources: dict[str, object] = {
@@ -80,8 +90,20 @@ def build_resources(
         "http_client": HttpClientResource(),
     }
     for fmt, key in IO_MANAGER_KEYS.items():
-        resources[key] = io_manager_for(fmt, storage, s3=s3)
+        if fmt in IO_MANAGER_CLASSES:
+            resources[key] = io_manager_for(fmt, storage, s3=s3)
+    if postgres is not None:
+        resources[POSTGRES_RESOURCE_KEY] = postgres
+        resources[IO_MANAGER_KEYS["postgres"]] = PostgresIOManager(postgres=postgres)
     return resources
+
+
+def uses_postgres(spec: PipelineSpec) -> bool:
+    """Whether any entry of ``spec`` reads from or stores into PostgreSQL."""
+    entries = [*spec.sources.values(), *spec.clean.values(), *spec.aggregates.values()]
+    return any(spec.storage_for(e) == "postgres" for e in entries) or any(
+        s.format == "postgres" for s in spec.sources.values()
+    )
 
 
 def build_definitions(
@@ -90,10 +112,24 @@ def build_definitions(
     output_root: str | Path | None = None,
     s3: S3Config | None = None,
     network_retry: RetryPolicy | None = NETWORK_RETRY_POLICY,
+    postgres: PostgresResource | None = None,
 ) -> Definitions:
+    specs = list(specs)
+    if postgres is None:
+        needing = [spec.pipeline for spec in specs if uses_postgres(spec)]
+        if needing:
+            raise ValueError(
+                f"pipeline(s) {', '.join(needing)} use PostgreSQL (storage or source 'postgres') but no "
+                "PostgreSQL is configured: set ETL_ASSETS_POSTGRES_HOST (see README 'PostgreSQL')"
+            )
     remote = any("://" in str(root) for root in (data_root, output_root) if root is not None)
-    per_pipeline = [build_pipeline_definitions(spec, network_retry, remote) for spec in specs]
-    return Definitions.merge(*per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3)))
+    # Steps that talk to a server (object store or database) retry transient failures.
+    per_pipeline = [
+        build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec)) for spec in specs
+    ]
+    return Definitions.merge(
+        *per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3, postgres))
+    )
 
 
 def definitions_from_folder(
@@ -101,5 +137,6 @@ def definitions_from_folder(
     data_root: str | Path,
     output_root: str | Path | None = None,
     s3: S3Config | None = None,
+    postgres: PostgresResource | None = None,
 ) -> Definitions:
-    return build_definitions(load_specs([pipelines]), data_root, output_root, s3)
+    return build_definitions(load_specs([pipelines]), data_root, output_root, s3, postgres=postgres)

@@ -67,11 +67,13 @@ from etl_assets.lib.io.storage import (
 )
 from etl_assets.lib.resources.s3 import S3Config, storage_path
 
-StorageFormat = Literal["parquet", "csv", "jsonl"]
+StorageFormat = Literal["parquet", "csv", "jsonl", "postgres"]
 IO_MANAGER_KEYS: dict[str, str] = {
     "parquet": "parquet_io_manager",
     "csv": "csv_io_manager",
     "jsonl": "jsonl_io_manager",
+    # PostgresIOManager (etl_assets.lib.io.postgres); only bound when PostgreSQL is configured
+    "postgres": "postgres_io_manager",
 }
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 READ_THREADS = 8

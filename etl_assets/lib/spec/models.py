@@ -24,10 +24,11 @@ from etl_assets.lib.spec.expressions import (
     parse_rule,
 )
 
-StorageFormat = Literal["parquet", "csv", "jsonl"]
-SourceFormat = Literal["csv", "json", "jsonl", "parquet", "text", "http"]
+StorageFormat = Literal["parquet", "csv", "jsonl", "postgres"]
+SourceFormat = Literal["csv", "json", "jsonl", "parquet", "text", "http", "postgres"]
 #: Formats read from files (a ``path``); the others name their own location.
 FILE_FORMATS = ("csv", "json", "jsonl", "parquet", "text")
+FILE_SOURCE_FORMATS = FILE_FORMATS
 ColumnType = Literal["int", "float", "decimal", "bool", "string", "category", "date", "datetime"]
 PartitionGranularity = Literal["hourly", "daily", "weekly", "monthly"]
 WindowUnit = Literal["hour", "day", "week", "month"]
@@ -228,6 +229,55 @@ class HttpSourceOptions(StrictModel):
         return "{partition}" in self.url or any("{partition}" in str(v) for v in self.params.values())
 
 
+class PostgresSourceOptions(StrictModel):
+    """A PostgreSQL table or parameterized query, read through the ``postgres`` resource."""
+
+    #: ``table`` or ``schema.table`` (validated identifiers).
+    table: str | None = None
+    #: A SELECT with ``%(name)s`` placeholders; values come from ``params``, never pasted in.
+    query: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    #: Incremental loading: only rows whose cursor column is greater than the high-water mark
+    #: of the last materialization (kept in its metadata) are read.
+    cursor_column: str | None = None
+    #: Rows fetched per round trip from the server-side cursor (bounds client memory).
+    chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    #: With ``storage: postgres``: upsert the raw table by these columns (accumulates increments).
+    primary_key: list[str] | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = value.split(".")
+        if len(parts) > 2:
+            raise ValueError(f"expected 'table' or 'schema.table', got {value!r}")
+        for part in parts:
+            _check_identifier(part)
+        return value
+
+    @field_validator("cursor_column")
+    @classmethod
+    def _cursor_name(cls, value: str | None) -> str | None:
+        return None if value is None else _check_identifier(value)
+
+    @field_validator("primary_key")
+    @classmethod
+    def _key_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            _check_identifier(name)
+        return value
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> PostgresSourceOptions:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("a postgres source needs exactly one of 'table' or 'query'")
+        if self.params and self.query is None:
+            raise ValueError("'params' only apply to a 'query'")
+        return self
+
+
 class SourceSpec(StrictModel):
     format: SourceFormat
     #: File, glob or folder, relative to the data root. Partitioned sources put
@@ -239,6 +289,7 @@ class SourceSpec(StrictModel):
     json_options: JsonOptions | None = Field(default=None, alias="json")
     text: TextOptions | None = None
     http: HttpSourceOptions | None = None
+    postgres: PostgresSourceOptions | None = None
     partitioned: bool = False
     #: Start a run when a matching file lands or changes (landing-folder sensor).
     sensor: bool = False
@@ -255,6 +306,8 @@ class SourceSpec(StrictModel):
             raise ValueError(f"'text' options are only valid for format text, not {self.format}")
         if self.http is not None and self.format != "http":
             raise ValueError(f"'http' options are only valid for format http, not {self.format}")
+        if self.postgres is not None and self.format != "postgres":
+            raise ValueError(f"'postgres' options are only valid for format postgres, not {self.format}")
         if self.format == "http":
             if self.http is None:
                 raise ValueError("an http source needs 'http' options (at least url)")
@@ -267,11 +320,17 @@ class SourceSpec(StrictModel):
                     "a partitioned http source needs '{partition}' in http.url or a param, and only then"
                 )
             return self
+        if self.format == "postgres":
+            if self.postgres is None:
+                raise ValueError("a postgres source needs a 'postgres' block (table or query)")
+            if self.path is not None:
+                raise ValueError("a postgres source reads a table or query, not a 'path'")
+            if self.partitioned or self.sensor:
+                raise ValueError("a postgres source cannot be partitioned or have a file sensor")
+            return self
         if self.format in FILE_FORMATS and self.path is None:
             raise ValueError(f"a {self.format} source needs 'path'")
-        if self.path is None:
-            return self
-        has_placeholder = "{partition}" in self.path
+        has_placeholder = self.path is not None and "{partition}" in self.path
         if self.partitioned and not has_placeholder:
             raise ValueError("a partitioned source needs '{partition}' in its path")
         if has_placeholder and not self.partitioned:

@@ -125,6 +125,7 @@ def test_resource_keys_and_factory() -> None:
         "parquet": "parquet_io_manager",
         "csv": "csv_io_manager",
         "jsonl": "jsonl_io_manager",
+        "postgres": "postgres_io_manager",
     }
     manager = io_manager_for("csv", "/data/x")
     assert (

@@ -1,0 +1,382 @@
+"""Writing an Arrow table into PostgreSQL with binary COPY, all-or-nothing.
+
+Every write is ONE transaction on an ADBC connection (Arrow -> binary ``COPY``, measured at
+about 1x ``psql \\copy``; see ``benchmarks/bench_postgres.py``):
+
+- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, commit.
+  A retry after a crash therefore replaces the slices instead of duplicating them, and other
+  partitions (possibly being written by another run right now) are never touched.
+- :func:`replace_table`: ``COPY`` into a staging table, then drop the old table and rename the
+  staging table in the same transaction: readers see the old rows until commit, then the new.
+- :func:`upsert_table`: ``COPY`` into a staging table, ``INSERT ... ON CONFLICT (key) DO UPDATE``.
+
+The table is created (when missing) in its own short transaction under an advisory lock, so
+two runs creating it at once do not collide. A partitioned table gets a BRIN index on
+``_partition``: time partitions are written in bulk, so their rows sit together and BRIN finds
+them at almost no write cost (measured on 1M rows: a B-tree made the partitioned write 0.74x of
+``psql \\copy``, BRIN 0.93x; reading one partition back went from 0.77x to 0.57x).
+
+Every row gets ``_run_id``; the frame's exact Arrow schema goes into the table comment
+(``schema_note``) so reads give back the same dtypes.
+
+``before_commit`` is called after the COPY, inside the transaction: tests use it to inject a
+failure at the worst moment.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import sql
+
+from etl_assets.lib.io.postgres.identifiers import (
+    TableName,
+    check_identifier,
+    check_partition_keys,
+)
+from etl_assets.lib.io.postgres.schema_note import (
+    comment_query,
+    comment_statement,
+    comment_text,
+    parse_comment,
+)
+from etl_assets.lib.io.postgres.types import copyable, postgres_type
+from etl_assets.lib.resources.postgres import PostgresResource
+from etl_assets.lib.spec import PARTITION_COLUMN
+
+RUN_ID_COLUMN = "_run_id"
+Hook = Callable[[], None] | None
+
+
+class TableLayoutError(ValueError):
+    """The existing table's columns differ from the frame's (a partitioned write cannot mix)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: TableName
+    rows_written: int
+    seconds: float
+
+
+def _text(statement: sql.Composable) -> str:
+    return statement.as_string(None)
+
+
+def _columns_sql(table: pa.Table, primary_key: Sequence[str] = ()) -> sql.Composed:
+    parts = [
+        sql.SQL("{} {}").format(
+            sql.Identifier(check_identifier(f.name, "column name")),
+            sql.SQL(postgres_type(f.name, f.type)),
+        )
+        for f in table.schema
+    ]
+    if primary_key:
+        parts.append(
+            sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, primary_key)))
+        )
+    return sql.SQL(", ").join(parts)
+
+
+def _with_run_id(table: pa.Table, run_id: str) -> pa.Table:
+    if RUN_ID_COLUMN in table.column_names:
+        table = table.drop_columns([RUN_ID_COLUMN])
+    return table.append_column(RUN_ID_COLUMN, pa.array([run_id] * table.num_rows, pa.string()))
+
+
+def _existing_layout(cursor, target: TableName) -> list[tuple[str, str]] | None:
+    cursor.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        parameters=(target.schema, target.table),
+    )
+    rows = cursor.fetchall()
+    return [(str(name), str(kind)) for name, kind in rows] or None
+
+
+def _layout(table: pa.Table) -> list[tuple[str, str]]:
+    return [(f.name, postgres_type(f.name, f.type)) for f in table.schema]
+
+
+def _ensure_table(
+    pg: PostgresResource,
+    target: TableName,
+    table: pa.Table,
+    frame_schema: pa.Schema,
+    *,
+    primary_key: Sequence[str] = (),
+    index_partitions: bool = False,
+) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """Create ``target`` if missing (own transaction, advisory lock); return its layout before
+    (None for a new table) and its comment now."""
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(str(target),))
+        cursor.fetchall()
+        before = _existing_layout(cursor, target)
+        comment = None
+        if before is not None:
+            text, params = comment_query(target)
+            cursor.execute(text, parameters=params)
+            comment = (cursor.fetchall() or [(None,)])[0][0]
+        if before is None:
+            cursor.execute(
+                _text(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema))
+                )
+            )
+            cursor.execute(
+                _text(
+                    sql.SQL("CREATE TABLE {} ({})").format(
+                        target.sql, _columns_sql(table, primary_key)
+                    )
+                )
+            )
+            if index_partitions:
+                cursor.execute(
+                    _text(
+                        sql.SQL("CREATE INDEX ON {} USING brin ({})").format(
+                            target.sql, sql.Identifier(PARTITION_COLUMN)
+                        )
+                    )
+                )
+            cursor.execute(_text(comment_statement(target, frame_schema)))
+            comment = comment_text(frame_schema)
+        conn.commit()
+        return before, comment
+
+
+def _check_layout(target: TableName, before: list[tuple[str, str]] | None, table: pa.Table) -> None:
+    wanted = _layout(table)
+    if before is not None and before != wanted:
+        have = ", ".join(f"{n} {t}" for n, t in before)
+        want = ", ".join(f"{n} {t}" for n, t in wanted)
+        raise TableLayoutError(
+            f"table {target} has columns ({have}) but the frame gives ({want}); rewrite all "
+            "partitions (or drop the table) to change its layout"
+        )
+
+
+def _prepare(frame_table: pa.Table, run_id: str) -> pa.Table:
+    return _with_run_id(copyable(frame_table), run_id)
+
+
+def write_partitions(
+    pg: PostgresResource,
+    target: TableName,
+    frame_table: pa.Table,
+    partition_keys: Sequence[str],
+    run_id: str,
+    *,
+    before_commit: Hook = None,
+) -> WriteResult:
+    """Replace the rows of ``partition_keys`` with ``frame_table`` (which has ``_partition``
+    and only those keys) in one transaction."""
+    started = time.perf_counter()
+    keys = check_partition_keys(partition_keys)
+    if PARTITION_COLUMN not in frame_table.column_names:
+        raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
+    table = _prepare(frame_table, run_id)
+    before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
+    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
+    _check_layout(target, before, table)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
+    delete = (
+        _text(
+            sql.SQL("DELETE FROM {} WHERE {} IN (").format(
+                target.sql, sql.Identifier(PARTITION_COLUMN)
+            )
+        )
+        + placeholders
+        + ")"
+    )
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(delete, parameters=tuple(keys))
+        if table.num_rows:
+            cursor.adbc_ingest(target.table, table, mode="append", db_schema_name=target.schema)
+        # COMMENT locks the table against other COMMENTs until commit: only write it when the
+        # stored schema changes, so runs writing other partitions at the same time never wait.
+        if comment != comment_text(note_schema):
+            cursor.execute(_text(comment_statement(target, note_schema)))
+        if before_commit is not None:
+            before_commit()
+        conn.commit()
+    return WriteResult(target, table.num_rows, time.perf_counter() - started)
+
+
+def _reconcile(
+    frame_table: pa.Table,
+    table: pa.Table,
+    before: list[tuple[str, str]] | None,
+    comment: str | None,
+    run_id: str,
+) -> tuple[pa.Table, pa.Table, pa.Schema]:
+    """When the existing table's layout differs only because some frame columns are all null,
+    give those columns the stored types (the stored note stays); otherwise change nothing."""
+    if before is None or before == _layout(table):
+        return frame_table, table, frame_table.schema
+    stored = parse_comment(comment)
+    adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
+    if adopted is None:
+        return frame_table, table, frame_table.schema
+    return adopted, _prepare(adopted, run_id), stored
+
+
+def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
+    """The table with its all-null columns (Arrow type ``null``: pandas could not tell their
+    type, e.g. a partition where a column has no values) cast to the stored type; None if none."""
+    columns, changed = [], False
+    for field, column in zip(frame_table.schema, frame_table.columns, strict=True):
+        if pa.types.is_null(field.type) and field.name in stored.names:
+            column = pa.nulls(len(column), stored.field(field.name).type)
+            changed = True
+        columns.append(column)
+    if not changed:
+        return None
+    return pa.Table.from_arrays(columns, names=frame_table.column_names)
+
+
+def _staging_name(target: TableName) -> TableName:
+    return target.with_table(f"_etl_stage_{uuid.uuid4().hex[:16]}")
+
+
+def replace_table(
+    pg: PostgresResource,
+    target: TableName,
+    frame_table: pa.Table,
+    run_id: str,
+    *,
+    before_commit: Hook = None,
+) -> WriteResult:
+    """Replace the whole table: COPY into a staging table, swap it in, one transaction."""
+    started = time.perf_counter()
+    table = _prepare(frame_table, run_id)
+    staging = _staging_name(target)
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            _text(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
+        )
+        cursor.execute(
+            _text(sql.SQL("CREATE TABLE {} ({})").format(staging.sql, _columns_sql(table)))
+        )
+        if table.num_rows:
+            cursor.adbc_ingest(staging.table, table, mode="append", db_schema_name=staging.schema)
+        cursor.execute(_text(comment_statement(staging, frame_table.schema)))
+        if before_commit is not None:
+            before_commit()
+        cursor.execute(_text(sql.SQL("DROP TABLE IF EXISTS {}").format(target.sql)))
+        cursor.execute(
+            _text(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    staging.sql, sql.Identifier(target.table)
+                )
+            )
+        )
+        conn.commit()
+    return WriteResult(target, table.num_rows, time.perf_counter() - started)
+
+
+def _check_keys(target: TableName, table: pa.Table, primary_key: Sequence[str]) -> None:
+    missing = [k for k in primary_key if k not in table.column_names]
+    if missing:
+        raise ValueError(f"{target}: primary key column(s) {missing} are not in the frame")
+    for key in primary_key:
+        nulls = table.column(key).null_count
+        if nulls:
+            raise ValueError(f"{target}: primary key column {key!r} has {nulls} null value(s)")
+    if table.num_rows:
+        counts = table.group_by(list(primary_key)).aggregate([([], "count_all")])
+        repeated = counts.filter(pc.greater(counts["count_all"], 1))
+        if repeated.num_rows:
+            sample = repeated.slice(0, 3).drop_columns(["count_all"]).to_pylist()
+            raise ValueError(
+                f"{target}: {repeated.num_rows} primary key value(s) repeat in the frame, e.g. {sample}"
+            )
+
+
+def _check_unique_key(pg: PostgresResource, target: TableName, keys: Sequence[str]) -> None:
+    """``ON CONFLICT (keys)`` needs a unique index on exactly those columns: say so clearly."""
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+            "WHERE n.nspname = $1 AND c.relname = $2 AND i.indisunique GROUP BY i.indexrelid",
+            parameters=(target.schema, target.table),
+        )
+        unique = {row[0] for row in cursor.fetchall()}
+        conn.rollback()
+    if ",".join(sorted(keys)) not in unique:
+        raise TableLayoutError(
+            f"table {target} has no primary key or unique index on ({', '.join(keys)}), so rows "
+            "cannot be upserted by it; drop the table (it is recreated with that key) or add one"
+        )
+
+
+def upsert_table(
+    pg: PostgresResource,
+    target: TableName,
+    frame_table: pa.Table,
+    run_id: str,
+    primary_key: Sequence[str],
+    *,
+    before_commit: Hook = None,
+) -> WriteResult:
+    """Insert new keys and update existing ones (``ON CONFLICT``) from a staging table."""
+    started = time.perf_counter()
+    keys = [check_identifier(k, "primary key column") for k in primary_key]
+    if not keys:
+        raise ValueError(f"{target}: an upsert needs a primary key")
+    table = _prepare(frame_table, run_id)
+    _check_keys(target, table, keys)
+    before, comment = _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)
+    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
+    _check_layout(target, before, table)
+    _check_unique_key(pg, target, keys)
+    staging = _staging_name(target)
+    names = [sql.Identifier(n) for n in table.column_names]
+    updates = [
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n))
+        for n in table.column_names
+        if n not in keys
+    ]
+    action = (
+        sql.SQL("DO UPDATE SET {}").format(sql.SQL(", ").join(updates))
+        if updates
+        else sql.SQL("DO NOTHING")
+    )
+    with pg.adbc_connection() as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            _text(sql.SQL("CREATE TABLE {} ({})").format(staging.sql, _columns_sql(table)))
+        )
+        if table.num_rows:
+            cursor.adbc_ingest(staging.table, table, mode="append", db_schema_name=staging.schema)
+        cursor.execute(
+            _text(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+                    target.sql,
+                    sql.SQL(", ").join(names),
+                    sql.SQL(", ").join(names),
+                    staging.sql,
+                    sql.SQL(", ").join(map(sql.Identifier, keys)),
+                    action,
+                )
+            )
+        )
+        cursor.execute(_text(sql.SQL("DROP TABLE {}").format(staging.sql)))
+        cursor.execute(_text(comment_statement(target, note_schema)))
+        if before_commit is not None:
+            before_commit()
+        conn.commit()
+    return WriteResult(target, table.num_rows, time.perf_counter() - started)
