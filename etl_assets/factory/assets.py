@@ -30,6 +30,13 @@ from dagster import (
     multi_asset,
 )
 
+from etl_assets.factory.anomaly_checks import anomaly_check_specs, tag_clean_output
+from etl_assets.factory.drift_checks import (
+    aggregate_nullability,
+    clean_nullability,
+    drift_check_specs,
+    evaluate_drift,
+)
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
@@ -122,7 +129,9 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 asset=clean_asset_key,
                 blocking=True,
                 description="rows in = rows out + rows rejected + duplicates removed",
-            )
+            ),
+            *anomaly_check_specs(clean, clean_asset_key),
+            *drift_check_specs(clean.schema_drift, clean_asset_key),
         ],
         **_partitioning(partitioned, partitions_def),
     )
@@ -131,11 +140,14 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         result = clean_table(raw, clean, table=name)
         stats = result.stats
         counts = stats.as_metadata()
+        tagged, anomaly_check = tag_clean_output(clean, result.clean, clean_asset_key)
+        drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
         yield Output(
-            result.clean,
+            tagged,
             output_name="clean",
             metadata={
                 **counts,
+                **drift.metadata,
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
@@ -157,6 +169,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             ),
             metadata=counts,
         )
+        yield from (check for check in (anomaly_check, drift.check) if check is not None)
 
     return clean_asset
 
@@ -207,18 +220,21 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         ins=ins,
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage},
+        check_specs=drift_check_specs(agg.schema_drift, agg_key(spec.pipeline, name)),
         **_partitioning(partitioned, partitions_def),
     )
-    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame) -> Output[pd.DataFrame]:
+    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
         started = time.perf_counter()
         joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
         if not partitioned and PARTITION_COLUMN in source:
             source = source.drop(columns=[PARTITION_COLUMN])
         result = aggregate(source, agg, joins=joins)
         stats = result.stats
-        return Output(
+        drift = evaluate_drift(context.instance, agg_key(spec.pipeline, name), result.frame, agg.schema_drift, aggregate_nullability(agg))
+        yield Output(
             result.frame,
             metadata={
+                **drift.metadata,
                 "rows_in": stats.rows_in,
                 "groups_out": stats.groups_out,
                 "groups_filtered_by_having": stats.groups_filtered_by_having,
@@ -226,5 +242,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
                 **_timing(started, stats.rows_in),
             },
         )
+        if drift.check is not None:
+            yield drift.check
 
     return aggregate_asset

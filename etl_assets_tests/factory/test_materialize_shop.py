@@ -48,9 +48,13 @@ def test_range_run_builds_every_layer(landed: Path, shop_spec_text: str) -> None
         result = run_range(defs, instance, "2024-01-01", "2024-01-03")
         assert result.success
         checks = result.get_asset_check_evaluations()
-        assert {(c.asset_key.to_user_string(), c.passed) for c in checks} == {
-            ("shop/clean/orders", True),
-            ("shop/clean/customers", True),
+        assert {(c.asset_key.to_user_string(), c.check_name, c.passed) for c in checks} == {
+            ("shop/clean/orders", "row_conservation", True),
+            ("shop/clean/customers", "row_conservation", True),
+            ("shop/clean/orders", "schema_drift", True),
+            ("shop/clean/customers", "schema_drift", True),
+            ("shop/agg/daily_country", "schema_drift", True),
+            ("shop/agg/all_time", "schema_drift", True),
         }
 
         load = defs.load_asset_value
