@@ -33,9 +33,8 @@ def anomaly_check_specs(clean: CleanSpec, asset_key: AssetKey) -> list[AssetChec
 def _sample_columns(clean: CleanSpec) -> list[str]:
     spec = clean.anomalies
     assert spec is not None
-    cols: list[str] = []
-    if clean.dedup is not None:
-        cols += clean.dedup.keys
+    # what identifies a row: the dedup keys, else the first declared column
+    cols: list[str] = list(clean.dedup.keys) if clean.dedup is not None else list(clean.columns)[:1]
     if spec.zscore is not None:
         cols += [*spec.zscore.group_by, *spec.zscore.columns]
     if spec.isolation_forest is not None:
