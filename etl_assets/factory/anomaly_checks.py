@@ -35,8 +35,8 @@ def _sample_columns(clean: CleanSpec) -> list[str]:
     assert spec is not None
     # what identifies a row: the dedup keys, else the first declared column
     cols: list[str] = list(clean.dedup.keys) if clean.dedup is not None else list(clean.columns)[:1]
-    if spec.zscore is not None:
-        cols += [*spec.zscore.group_by, *spec.zscore.columns]
+    for block in spec.zscore_blocks:
+        cols += [*block.group_by, *block.columns]
     if spec.isolation_forest is not None:
         cols += spec.isolation_forest.columns
     cols += list(spec.pattern_columns)

@@ -23,7 +23,7 @@ from dagster import (
     MetadataValue,
 )
 
-from etl_assets.lib.quality.anomaly import ANOMALY_COLUMNS, REASONS_COLUMN
+from etl_assets.lib.quality.anomaly import ANOMALY_COLUMNS
 from etl_assets.lib.quality.drift import compare_schemas
 from etl_assets.lib.quality.registry import (
     TableSchemaRecord,
@@ -59,7 +59,6 @@ def clean_nullability(clean: CleanSpec) -> dict[str, bool]:
     nullable[PARTITION_COLUMN] = False
     # tagging may be switched on after a table exists: its columns count as added nullable
     nullable.update(dict.fromkeys(ANOMALY_COLUMNS, True))
-    nullable[REASONS_COLUMN] = True
     return nullable
 
 

@@ -177,13 +177,14 @@ def test_cli_history_of_an_unknown_asset_and_home(instance: DagsterInstance, tmp
 @pytest.mark.parametrize(
     ("anomalies", "field", "message"),
     [
-        ({"zscore": {"columns": ["shelf"]}}, "clean.items.anomalies.zscore.columns.0", "'shelf' is string; anomaly scores need a numeric column"),
-        ({"zscore": {"columns": ["qtty"]}}, "clean.items.anomalies.zscore.columns.0", "unknown column 'qtty'"),
-        ({"zscore": {"columns": ["qty"], "group_by": ["shelff"]}}, "clean.items.anomalies.zscore.group_by.0", "unknown column 'shelff'"),
+        ({"zscore": {"columns": ["shelf"]}}, "clean.items.anomalies.zscore.0.columns.0", "'shelf' is string; anomaly scores need a numeric column"),
+        ({"zscore": {"columns": ["qtty"]}}, "clean.items.anomalies.zscore.0.columns.0", "unknown column 'qtty'"),
+        ({"zscore": {"columns": ["qty"], "group_by": ["shelff"]}}, "clean.items.anomalies.zscore.0.group_by.0", "unknown column 'shelff'"),
         ({"isolation_forest": {"columns": ["qty"], "contamination": 0.9}}, "clean.items.anomalies.isolation_forest.contamination", "(0, 0.5]"),
+        ({"zscore": [{"columns": ["qty"]}, {"columns": ["note"]}]}, "clean.items.anomalies.zscore.1.columns.0", "'note' is string"),
         ({"max_rate": 0.1}, "clean.items.anomalies", "at least one method"),
         ({"zscore": {"columns": ["qty"]}, "blocking": True}, "clean.items.anomalies", "needs severity: error"),
-        ({"zscore": {"columns": ["qty"], "treshold": 3}}, "clean.items.anomalies.zscore.treshold", "did you mean 'threshold'"),
+        ({"zscore": {"columns": ["qty"], "treshold": 3}}, "clean.items.anomalies.zscore.0.treshold", "did you mean 'threshold'"),
     ],
 )
 def test_anomaly_spec_errors_name_file_line_and_field(anomalies: dict, field: str, message: str) -> None:

@@ -71,7 +71,8 @@ class PatternRule:
 
 @dataclass(frozen=True)
 class AnomalyConfig:
-    zscore: ZScoreConfig | None = None
+    #: One z-score config, or several (e.g. delays per carrier and air time per route).
+    zscore: ZScoreConfig | Sequence[ZScoreConfig] | None = None
     isolation_forest: IsolationForestConfig | None = None
     #: column -> validator callable or :class:`PatternRule`.
     patterns: Mapping[str, Validator | PatternRule] = field(default_factory=dict)
@@ -80,10 +81,16 @@ class AnomalyConfig:
         if self.zscore is None and self.isolation_forest is None and not self.patterns:
             raise ValueError("an anomaly config needs at least one method: zscore, isolation_forest or patterns")
 
+    @property
+    def zscore_configs(self) -> list[ZScoreConfig]:
+        if self.zscore is None:
+            return []
+        return [self.zscore] if isinstance(self.zscore, ZScoreConfig) else list(self.zscore)
+
     def referenced_columns(self) -> list[str]:
         cols: list[str] = []
-        if self.zscore is not None:
-            cols += [*self.zscore.columns, *self.zscore.group_by]
+        for z in self.zscore_configs:
+            cols += [*z.columns, *z.group_by]
         if self.isolation_forest is not None:
             cols += list(self.isolation_forest.columns)
         cols += list(self.patterns)
@@ -152,7 +159,8 @@ def _z_rules(frame: pd.DataFrame, config: ZScoreConfig, out: _Collector) -> None
                 groups = [" within " + ", ".join(p) for p in zip(*parts, strict=True)]
             return [f"{column}={v}: robust z {zv:.1f}{grp}" for v, zv, grp in zip(shown, zs, groups, strict=True)]
 
-        out.add(f"zscore:{column}", score, flagged, reason)
+        rule = f"zscore:{column}" + (f" by {','.join(config.group_by)}" if config.group_by else "")
+        out.add(rule, score, flagged, reason)
 
 
 def _forest_rule(frame: pd.DataFrame, config: IsolationForestConfig, out: _Collector) -> None:
@@ -202,8 +210,8 @@ def tag_anomalies(frame: pd.DataFrame, config: AnomalyConfig) -> AnomalyResult:
     if missing:
         raise KeyError(f"anomaly tagging: columns {missing} are not in the table; it has {list(frame.columns)}")
     out = _Collector(len(frame))
-    if config.zscore is not None:
-        _z_rules(frame, config.zscore, out)
+    for z_config in config.zscore_configs:
+        _z_rules(frame, z_config, out)
     if config.isolation_forest is not None:
         _forest_rule(frame, config.isolation_forest, out)
     for column, rule in config.patterns.items():

@@ -8,14 +8,15 @@ from etl_assets.lib.spec.models import AnomalySpec
 
 
 def anomaly_config(spec: AnomalySpec) -> AnomalyConfig:
-    zscore = None
-    if spec.zscore is not None:
-        zscore = ZScoreConfig(
-            columns=tuple(spec.zscore.columns),
-            group_by=tuple(spec.zscore.group_by),
-            threshold=spec.zscore.threshold,
-            min_group_size=spec.zscore.min_group_size,
+    zscore = [
+        ZScoreConfig(
+            columns=tuple(block.columns),
+            group_by=tuple(block.group_by),
+            threshold=block.threshold,
+            min_group_size=block.min_group_size,
         )
+        for block in spec.zscore_blocks
+    ]
     forest = None
     if spec.isolation_forest is not None:
         forest = IsolationForestConfig(
@@ -25,4 +26,4 @@ def anomaly_config(spec: AnomalySpec) -> AnomalyConfig:
             n_estimators=spec.isolation_forest.n_estimators,
             random_state=spec.isolation_forest.random_state,
         )
-    return AnomalyConfig(zscore=zscore, isolation_forest=forest, patterns=semantic_rules(spec.pattern_columns))
+    return AnomalyConfig(zscore=zscore or None, isolation_forest=forest, patterns=semantic_rules(spec.pattern_columns))

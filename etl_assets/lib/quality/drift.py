@@ -3,8 +3,8 @@
 Compatible (a reader of the old schema still works): an added nullable column, a widening type
 change (int32 -> int64, int -> float64, float32 -> float64, date -> timestamp, a coarser to a
 finer timestamp unit, a wider decimal, category -> string, string -> large_string, null -> any),
-required -> nullable is NOT listed as compatible by every system, but a table that may now hold
-nulls it could hold before is accepted here and described.
+and required -> nullable (relaxing a constraint, as BigQuery and Delta allow); each is described
+in the check's metadata.
 
 Breaking: a removed column, an added required column (older rows have no value), a narrowing
 type change (the reverse of a widening), any other type change (int -> string, a timezone

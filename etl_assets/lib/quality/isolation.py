@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
-from sklearn.preprocessing import RobustScaler
 
 from etl_assets.lib.quality.robust_z import as_float
 
@@ -42,6 +40,11 @@ def forest_scores(
     random_state: int = 0,
     n_jobs: int | None = 1,
 ) -> ForestScores:
+    # imported here: scikit-learn takes about a second to import, and loading the code location
+    # (every spec, every asset) should not pay for it
+    from sklearn.ensemble import IsolationForest
+    from sklearn.preprocessing import RobustScaler
+
     matrix = np.column_stack([as_float(frame[c]) for c in columns]) if len(frame) else np.empty((0, len(columns)))
     rows = matrix.shape[0]
     if rows < 2:

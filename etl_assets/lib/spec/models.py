@@ -277,7 +277,9 @@ class IsolationForestSpec(StrictModel):
 class AnomalySpec(StrictModel):
     """Anomaly tagging of a clean table (adds _anomaly_score, _is_anomaly, _anomaly_reasons)."""
 
-    zscore: ZScoreSpec | None = None
+    #: One block, or a list of blocks with different group_by (e.g. delays per carrier and
+    #: air time per route); a single block is read as a list of one.
+    zscore: list[ZScoreSpec] = Field(default_factory=list)
     isolation_forest: IsolationForestSpec | None = None
     #: column -> semantic type (from the semantic-type catalogue); invalid values are anomalies.
     pattern_columns: dict[str, str] = Field(default_factory=dict)
@@ -289,9 +291,18 @@ class AnomalySpec(StrictModel):
     #: How many of the top anomalies (with reasons) the check shows in its metadata.
     sample_rows: int = Field(default=10, ge=0, le=100)
 
+    @field_validator("zscore", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @property
+    def zscore_blocks(self) -> list[ZScoreSpec]:
+        return list(self.zscore)
+
     @model_validator(mode="after")
     def _one_method(self) -> AnomalySpec:
-        if self.zscore is None and self.isolation_forest is None and not self.pattern_columns:
+        if not self.zscore and self.isolation_forest is None and not self.pattern_columns:
             raise ValueError("anomalies needs at least one method: zscore, isolation_forest or pattern_columns")
         if self.blocking and self.severity != "error":
             raise ValueError("blocking: true needs severity: error (a WARN check never blocks)")

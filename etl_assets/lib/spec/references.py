@@ -131,23 +131,24 @@ def check_anomaly_references(spec: PipelineSpec, name: str) -> Iterator[tuple[Lo
     base: Loc = ("clean", name, "anomalies")
     types = {col: c.type for col, c in clean.columns.items()}
 
-    def numeric(loc: Loc, col: str) -> str | None:
+    def numeric(col: str) -> str | None:
         if col not in types:
             return None if clean.keep_undeclared else _known(col, set(types), "column")
         if types[col] not in ANOMALY_NUMERIC_TYPES:
             return f"{col!r} is {types[col]}; anomaly scores need a numeric column (int, float or decimal)"
         return None
 
-    if anomalies.zscore is not None:
-        for i, col in enumerate(anomalies.zscore.columns):
-            if (msg := numeric((*base, "zscore", "columns", i), col)) is not None:
-                yield (*base, "zscore", "columns", i), msg
-        for i, col in enumerate(anomalies.zscore.group_by):
+    for b, block in enumerate(anomalies.zscore_blocks):
+        at: Loc = (*base, "zscore", b)
+        for i, col in enumerate(block.columns):
+            if (msg := numeric(col)) is not None:
+                yield (*at, "columns", i), msg
+        for i, col in enumerate(block.group_by):
             if col not in types and not clean.keep_undeclared:
-                yield (*base, "zscore", "group_by", i), _known(col, set(types), "column") or ""
+                yield (*at, "group_by", i), _known(col, set(types), "column") or ""
     if anomalies.isolation_forest is not None:
         for i, col in enumerate(anomalies.isolation_forest.columns):
-            if (msg := numeric((*base, "isolation_forest", "columns", i), col)) is not None:
+            if (msg := numeric(col)) is not None:
                 yield (*base, "isolation_forest", "columns", i), msg
     if anomalies.pattern_columns:
         from etl_assets.lib.quality.patterns import known_semantic_kinds

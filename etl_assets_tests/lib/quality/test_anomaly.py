@@ -102,7 +102,7 @@ def test_all_methods_together_tag_every_kind_and_keep_every_row(data: pd.DataFra
     assert tagged[SCORE_COLUMN].between(0, 1).all()
     assert tagged[REASONS_COLUMN].isna().eq(~tagged[FLAG_COLUMN]).all()
     assert result.stats.anomalies == int(tagged[FLAG_COLUMN].sum())
-    assert set(result.stats.by_rule) == {"zscore:dep_delay", "isolation_forest", "pattern:code"}
+    assert set(result.stats.by_rule) == {"zscore:dep_delay by carrier", "isolation_forest", "pattern:code"}
     top = top_anomalies(tagged, 5, ["carrier", "dep_delay"])
     assert len(top) == 5 and top[0][SCORE_COLUMN] >= top[-1][SCORE_COLUMN]
     assert {"carrier", "dep_delay", SCORE_COLUMN, REASONS_COLUMN} == set(top[0])
