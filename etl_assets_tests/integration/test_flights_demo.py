@@ -106,7 +106,7 @@ def test_weather_join_brings_weather_columns(demo, reference: pd.DataFrame) -> N
 
 
 def test_anomaly_and_drift_checks_on_every_clean_table_and_aggregate(demo) -> None:
-    defs, _, result = demo
+    _, _, result = demo
     checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     for layer, names in (("clean", ["flights", "airlines", "airports", "planes", "weather"]),
                          ("agg", ["carrier_daily_delays", "origin_daily_delays", "route_monthly", "origin_delay_7d", "weather_delays"])):

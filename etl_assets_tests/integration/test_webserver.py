@@ -103,7 +103,11 @@ def test_ui_shows_graph_metadata_checks_schedules_and_sensors(webserver: int) ->
     labels = {e["label"] for e in asset["assetMaterializations"][0]["metadataEntries"]}
     assert {"dagster/row_count", "dagster/column_schema", "dagster/column_lineage", "path", "rows_in", "rows_rejected", "rows_deduplicated", "rows_per_s"} <= labels
     assert asset["assetMaterializations"][0]["partition"] == "2024-01-01"
-    assert asset["assetChecksOrError"]["checks"] == [{"name": "row_conservation", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}]
+    assert sorted(asset["assetChecksOrError"]["checks"], key=lambda c: c["name"]) == [
+        {"name": "row_conservation", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}},
+        {"name": "schema_drift", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}},
+    ]
+    assert {"schema/fingerprint", "schema/version", "schema/columns"} <= labels
 
     location = graphql(
         webserver,
