@@ -206,3 +206,32 @@ def test_pattern_columns_need_the_semantic_catalogue_or_a_known_kind() -> None:
         assert "semantic-type catalogue" in text
     else:
         assert "unknown semantic type 'no_such_kind'" in text
+
+
+def test_breaking_drift_on_a_partitioned_table_stops_its_partitioned_aggregate(tmp_path: Path, shop_spec_text: str, instance: DagsterInstance) -> None:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from etl_assets_tests.conftest import write_customers, write_orders
+
+    write_customers(tmp_path)
+    for day in ("2024-01-01", "2024-01-02"):
+        write_orders(tmp_path, day, [("1", "1", "10.0", f"{day}T09:00:00Z"), ("2", "2", "5.5", f"{day}T10:00:00Z")])
+
+    def run(text: str, day: str):
+        defs = build_definitions([parse_spec(text)], tmp_path, tmp_path / "warehouse")
+        tags = {ASSET_PARTITION_RANGE_START_TAG: day, ASSET_PARTITION_RANGE_END_TAG: day}
+        return defs.resolve_job_def("shop_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+
+    orders = AssetKey(["shop", "clean", "orders"])
+    assert evaluation(run(shop_spec_text, "2024-01-01"), orders, "schema_drift").passed
+    # amount: float -> int is a narrowing change; the daily aggregate of that partition must not run
+    narrowed = shop_spec_text.replace("amount: {type: float}", "amount: {type: int}")
+    assert narrowed != shop_spec_text
+    result = run(narrowed, "2024-01-02")
+    check = evaluation(result, orders, "schema_drift")
+    assert not check.passed and "narrowed 'amount' from float64 to int64" in check.description
+    assert "shop/agg/daily_country" not in materialized(result)
+    assert instance.get_latest_materialization_event(orders).asset_materialization.partition == "2024-01-02"
