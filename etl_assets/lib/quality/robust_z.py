@@ -15,14 +15,20 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAD_TO_SIGMA = 0.6745
 MEAN_AD_TO_SIGMA = 1.2533
 
 
 def as_float(series: pd.Series) -> np.ndarray:
-    """A float64 array with NaN for nulls (nullable ints/floats, decimals and bools alike)."""
-    if isinstance(series.dtype, pd.ArrowDtype) or not pd.api.types.is_float_dtype(series.dtype):
+    """A float64 array with NaN for nulls (nullable ints/floats, Arrow decimals and bools alike)."""
+    if isinstance(series.dtype, pd.ArrowDtype):
+        # through Arrow: pandas' to_numeric mishandles nullable Arrow decimals
+        array = pa.array(series, from_pandas=True)
+        return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False).astype("float64", copy=False)
+    if not (pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)):
         series = pd.to_numeric(series, errors="coerce")
     return series.to_numpy(dtype="float64", na_value=np.nan)
 

@@ -156,3 +156,26 @@ def test_unknown_columns_and_bad_validators_are_named() -> None:
         tag_anomalies(frame, AnomalyConfig(patterns={"x": lambda s: True}))  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError, match="at least one method"):
         AnomalyConfig()
+
+
+def test_every_numeric_storage_type_of_a_clean_table_is_scored() -> None:
+    """Arrow decimals (what decimal columns are), nullable ints, bools: nulls stay nulls."""
+    import decimal
+
+    import pyarrow as pa
+
+    values = [decimal.Decimal("10.00")] * 60 + [None, decimal.Decimal("9999.99")]
+    frame = pd.DataFrame(
+        {
+            "amount": pd.Series(pd.array(values, dtype=pd.ArrowDtype(pa.decimal128(12, 2)))),
+            "qty": pd.array([3] * 30 + [4] * 30 + [None, 400], dtype="Int64"),
+            "ok": pd.array([True] * 61 + [None], dtype="boolean"),
+        }
+    )
+    config = AnomalyConfig(
+        zscore=ZScoreConfig(["amount", "qty"]),
+        isolation_forest=IsolationForestConfig(["amount", "qty", "ok"], contamination=0.02),
+    )
+    tagged = tag_anomalies(frame, config).frame
+    assert tagged[FLAG_COLUMN].tolist() == [False] * 61 + [True]
+    assert "amount=9999.99: robust z" in tagged.loc[61, REASONS_COLUMN]
