@@ -235,3 +235,13 @@ def test_breaking_drift_on_a_partitioned_table_stops_its_partitioned_aggregate(t
     assert not check.passed and "narrowed 'amount' from float64 to int64" in check.description
     assert "shop/agg/daily_country" not in materialized(result)
     assert instance.get_latest_materialization_event(orders).asset_materialization.partition == "2024-01-02"
+
+
+def test_switching_anomaly_tagging_on_is_a_compatible_schema_change(landed: Path, instance: DagsterInstance) -> None:
+    assert materialize(landed, instance, spec_text(V1)).success
+    result = materialize(landed, instance, spec_text(V1, {"zscore": {"columns": ["qty"]}}))
+    check = evaluation(result, CLEAN_KEY, "schema_drift")
+    assert check.passed
+    for column in ("_anomaly_score", "_is_anomaly", "_anomaly_reasons"):
+        assert f"added nullable column '{column}'" in check.description
+    assert instance.get_latest_materialization_event(CLEAN_KEY).asset_materialization.metadata["schema/version"].value == 2
