@@ -95,6 +95,23 @@ def _infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_history(args: argparse.Namespace) -> int:
+    from dagster import AssetKey, DagsterInstance
+
+    from etl_assets.lib.quality.history_report import history_json, history_text
+    from etl_assets.lib.quality.registry import schema_history
+
+    home = Path(args.dagster_home).resolve()
+    if not (home / "dagster.yaml").exists():
+        print(f"{home}: not a Dagster home (no dagster.yaml); pass --dagster-home", file=sys.stderr)
+        return 1
+    key = AssetKey.from_user_string(args.asset_key)
+    with DagsterInstance.from_config(str(home)) as instance:
+        history = schema_history(instance, key)
+    print(history_json(history) if args.json else history_text(args.asset_key, history))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--data-root", default=None, help="root the draft's source paths are relative to (default: the files' common folder)")
     infer.add_argument("--json", action="store_true", help="print the report as JSON")
     infer.set_defaults(func=_infer)
+
+    schema = sub.add_parser("schema", help="recorded table schemas")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    history = schema_sub.add_parser("history", help="list the schema versions of an asset recorded on an instance")
+    history.add_argument("asset_key", help="asset key, e.g. flights/clean/flights")
+    history.add_argument("--dagster-home", default=PROJECT_ROOT / ".dagster_home")
+    history.add_argument("--json", action="store_true", help="print the versions with their columns as JSON (pinnable)")
+    history.set_defaults(func=_schema_history)
     return parser
 
 

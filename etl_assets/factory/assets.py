@@ -30,6 +30,13 @@ from dagster import (
     multi_asset,
 )
 
+from etl_assets.factory.anomaly_checks import anomaly_check_specs, tag_clean_output
+from etl_assets.factory.drift_checks import (
+    aggregate_nullability,
+    clean_nullability,
+    drift_check_specs,
+    evaluate_drift,
+)
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
@@ -134,6 +141,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 description="rows in = rows out + rows rejected + duplicates removed",
             ),
             *clean_check_specs(spec, name),
+            *anomaly_check_specs(clean, clean_asset_key),
+            *drift_check_specs(clean.schema_drift, clean_asset_key),
         ],
         **_partitioning(partitioned, partitions_def),
     )
@@ -142,12 +151,17 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         result = clean_table(raw, clean, table=name)
         stats = result.stats
         counts = stats.as_metadata()
+        # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the
+        # frame that is actually stored (drift reads the previous run's schema before the yield)
         quality = evaluate_clean(spec, name, result.clean, stats, context=context)
+        tagged, anomaly_check = tag_clean_output(clean, quality.frame, clean_asset_key)
+        drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
         yield Output(
-            quality.frame,
+            tagged,
             output_name="clean",
             metadata={
                 **counts,
+                **drift.metadata,
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
@@ -171,6 +185,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             metadata=counts,
         )
         yield from quality.results
+        yield from (check for check in (anomaly_check, drift.check) if check is not None)
 
     return clean_asset
 
@@ -221,7 +236,10 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         ins=ins,
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage},
-        check_specs=aggregate_check_specs(spec, name),
+        check_specs=[
+            *aggregate_check_specs(spec, name),
+            *drift_check_specs(agg.schema_drift, agg_key(spec.pipeline, name)),
+        ],
         **_partitioning(partitioned, partitions_def),
     )
     def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
@@ -232,9 +250,11 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         result = aggregate(source, agg, joins=joins)
         stats = result.stats
         quality = evaluate_aggregate(spec, name, result.frame, context)
+        drift = evaluate_drift(context.instance, agg_key(spec.pipeline, name), quality.frame, agg.schema_drift, aggregate_nullability(agg))
         yield Output(
             quality.frame,
             metadata={
+                **drift.metadata,
                 "rows_in": stats.rows_in,
                 "groups_out": stats.groups_out,
                 "groups_filtered_by_having": stats.groups_filtered_by_having,
@@ -244,5 +264,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
             },
         )
         yield from quality.results
+        if drift.check is not None:
+            yield drift.check
 
     return aggregate_asset

@@ -52,6 +52,10 @@ def test_range_run_builds_every_layer(landed: Path, shop_spec_text: str) -> None
         assert {(c.asset_key.to_user_string(), c.check_name) for c in checks} >= {
             ("shop/clean/orders", "row_conservation"),
             ("shop/clean/customers", "row_conservation"),
+            ("shop/clean/orders", "schema_drift"),
+            ("shop/clean/customers", "schema_drift"),
+            ("shop/agg/daily_country", "schema_drift"),
+            ("shop/agg/all_time", "schema_drift"),
         }
 
         load = defs.load_asset_value

@@ -146,3 +146,19 @@ def test_quality_score_recorded_and_row_scores_in_clean_output(demo) -> None:
     assert abs(metadata["quality/score"].value - sum(dims.values()) / 5) < 1e-2
     clean = load(demo, "clean", "flights", partition=DAYS[0])
     assert clean["_quality_score"].between(0, 1).all() and clean["_quality_score"].min() < 1.0
+
+
+def test_anomaly_and_drift_checks_on_every_clean_table_and_aggregate(demo) -> None:
+    _, _, result = demo
+    checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    for layer, names in (("clean", ["flights", "airlines", "airports", "planes", "weather"]),
+                         ("agg", ["carrier_daily_delays", "origin_daily_delays", "route_monthly", "origin_delay_7d", "weather_delays"])):
+        for name in names:
+            assert checks[(f"flights/{layer}/{name}", "schema_drift")].passed
+    anomaly = checks[("flights/clean/flights", "anomaly_rate")]
+    assert anomaly.passed and 0 < anomaly.metadata["anomaly_rate"].value <= anomaly.metadata["max_rate"].value
+    top = anomaly.metadata["top_anomalies"].value
+    assert top and all(row["_anomaly_reasons"] for row in top)
+    clean = load(demo, "clean", "flights", partition=DAYS[0])
+    assert {"_anomaly_score", "_is_anomaly", "_anomaly_reasons"} <= set(clean.columns)
+    assert not clean.loc[clean["dep_delay"].isna() & clean["arr_delay"].isna() & clean["air_time"].isna(), "_is_anomaly"].any()

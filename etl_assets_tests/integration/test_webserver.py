@@ -108,6 +108,8 @@ def test_ui_shows_graph_metadata_checks_schedules_and_sensors(webserver: int) ->
     assert checks["row_conservation"] == {"name": "row_conservation", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}
     assert checks["schema"] == {"name": "schema", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}
     assert checks["quality_score"]["blocking"] is False
+    assert checks["schema_drift"] == {"name": "schema_drift", "blocking": True, "executionForLatestMaterialization": {"status": "SUCCEEDED"}}
+    assert {"schema/fingerprint", "schema/version", "schema/columns"} <= labels
 
     location = graphql(
         webserver,

@@ -1,4 +1,5 @@
-"""Data quality: semantic types, pandera schemas from the spec, quality scores, inference.
+"""Data quality: semantic types, pandera schemas from the spec, quality scores, inference,
+anomaly tagging (``anomaly``), schema registry and drift (``registry``, ``drift``).
 
 Submodules are imported on first use (``etl_assets.lib.spec.models`` imports the semantic
 catalogue, so this package must not import the spec models eagerly).
@@ -22,6 +23,8 @@ _EXPORTS = {
     "score_table": "score",
     "QualityScore": "score",
     "infer_files": "inference",
+    "tag_anomalies": "anomaly",
+    "AnomalyConfig": "anomaly",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -536,6 +536,80 @@ class DedupSpec(StrictModel):
     keep: Literal["first", "last"] = "first"
 
 
+class ZScoreSpec(StrictModel):
+    """Robust z-score (median/MAD) per numeric column, optionally within groups."""
+
+    columns: list[str] = Field(min_length=1)
+    group_by: list[str] = Field(default_factory=list)
+    #: A row is an anomaly when |robust z| exceeds this.
+    threshold: float = Field(default=6.0, gt=0)
+    #: Groups with fewer non-null values than this are judged against all rows.
+    min_group_size: int = Field(default=30, ge=2)
+
+
+class IsolationForestSpec(StrictModel):
+    """IsolationForest over several numeric columns (scaled, fixed seed, fit on a sample)."""
+
+    columns: list[str] = Field(min_length=1)
+    #: Share of rows expected to be anomalies (0 < c <= 0.5), or ``auto`` (score > 0.5, which
+    #: flags far more rows on skewed data: 35% on the test data set).
+    contamination: float | Literal["auto"] = 0.005
+    sample_size: int = Field(default=100_000, ge=256)
+    n_estimators: int = Field(default=100, ge=1, le=1000)
+    random_state: int = 0
+
+    @field_validator("contamination")
+    @classmethod
+    def _contamination(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and not 0 < value <= 0.5:
+            raise ValueError(f"contamination must be 'auto' or a share in (0, 0.5], got {value!r}")
+        return value
+
+
+class AnomalySpec(StrictModel):
+    """Anomaly tagging of a clean table (adds _anomaly_score, _is_anomaly, _anomaly_reasons)."""
+
+    #: One block, or a list of blocks with different group_by (e.g. delays per carrier and
+    #: air time per route); a single block is read as a list of one.
+    zscore: list[ZScoreSpec] = Field(default_factory=list)
+    isolation_forest: IsolationForestSpec | None = None
+    #: column -> semantic type (from the semantic-type catalogue); invalid values are anomalies.
+    pattern_columns: dict[str, str] = Field(default_factory=dict)
+    #: The anomaly_rate check fails when more than this share of rows is flagged.
+    max_rate: float = Field(default=0.01, ge=0, le=1)
+    severity: Literal["warn", "error"] = "warn"
+    #: Stop downstream assets when the check fails (needs severity: error).
+    blocking: bool = False
+    #: How many of the top anomalies (with reasons) the check shows in its metadata.
+    sample_rows: int = Field(default=10, ge=0, le=100)
+
+    @field_validator("zscore", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @property
+    def zscore_blocks(self) -> list[ZScoreSpec]:
+        return list(self.zscore)
+
+    @model_validator(mode="after")
+    def _one_method(self) -> AnomalySpec:
+        if not self.zscore and self.isolation_forest is None and not self.pattern_columns:
+            raise ValueError("anomalies needs at least one method: zscore, isolation_forest or pattern_columns")
+        if self.blocking and self.severity != "error":
+            raise ValueError("blocking: true needs severity: error (a WARN check never blocks)")
+        return self
+
+
+class SchemaDriftSpec(StrictModel):
+    """The schema_drift check: compare with the previous materialization or a pinned schema."""
+
+    enabled: bool = True
+    #: A schema JSON file (as printed by ``etl-assets schema history --json``) to compare with
+    #: instead of the previous materialization; relative paths are relative to the working directory.
+    pinned: str | None = None
+
+
 class CleanSpec(StrictModel):
     source: str = Field(alias="from")
     columns: dict[str, ColumnSpec] = Field(min_length=1)
@@ -548,6 +622,9 @@ class CleanSpec(StrictModel):
     rules: list[RuleText] = Field(default_factory=list)
     #: Quality score threshold and timeliness (checks run with defaults when omitted).
     quality: QualitySpec | None = None
+    #: Anomaly tagging (``_anomaly_score``, ``_is_anomaly``, ``_anomaly_reasons``), never filtering.
+    anomalies: AnomalySpec | None = None
+    schema_drift: SchemaDriftSpec = Field(default_factory=SchemaDriftSpec)
 
     @property
     def parsed_rules(self) -> list[Rule]:
@@ -603,6 +680,7 @@ class AggregateSpec(StrictModel):
     description: str | None = None
     #: Quality score threshold and timeliness of the aggregate.
     quality: QualitySpec | None = None
+    schema_drift: SchemaDriftSpec = Field(default_factory=SchemaDriftSpec)
 
     @field_validator("metrics")
     @classmethod

@@ -38,6 +38,8 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
             for i, key in enumerate(clean.dedup.keys):
                 if (msg := _known(key, set(clean.columns), "column")) is not None:
                     yield ("clean", name, "dedup", "keys", i), msg
+        if clean.anomalies is not None:
+            yield from check_anomaly_references(spec, name)
 
     for name in spec.aggregates:
         yield from _check_aggregate(spec, name)
@@ -216,3 +218,48 @@ def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         if state.get(node) is None and (found := visit(node)) is not None:
             return found
     return None
+ANOMALY_NUMERIC_TYPES = {"int", "float", "decimal"}
+
+
+def check_anomaly_references(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
+    """Anomaly columns exist; z-score and forest columns are numeric; pattern kinds are known."""
+    clean = spec.clean[name]
+    anomalies = clean.anomalies
+    if anomalies is None:
+        return
+    base: Loc = ("clean", name, "anomalies")
+    types = {col: c.type for col, c in clean.columns.items()}
+
+    def numeric(col: str) -> str | None:
+        if col not in types:
+            return None if clean.keep_undeclared else _known(col, set(types), "column")
+        if types[col] not in ANOMALY_NUMERIC_TYPES:
+            return f"{col!r} is {types[col]}; anomaly scores need a numeric column (int, float or decimal)"
+        return None
+
+    for b, block in enumerate(anomalies.zscore_blocks):
+        at: Loc = (*base, "zscore", b)
+        for i, col in enumerate(block.columns):
+            if (msg := numeric(col)) is not None:
+                yield (*at, "columns", i), msg
+        for i, col in enumerate(block.group_by):
+            if col not in types and not clean.keep_undeclared:
+                yield (*at, "group_by", i), _known(col, set(types), "column") or ""
+    if anomalies.isolation_forest is not None:
+        for i, col in enumerate(anomalies.isolation_forest.columns):
+            if (msg := numeric(col)) is not None:
+                yield (*base, "isolation_forest", "columns", i), msg
+    if anomalies.pattern_columns:
+        from etl_assets.lib.quality.patterns import known_semantic_kinds
+
+        kinds = known_semantic_kinds()
+        for col, kind in anomalies.pattern_columns.items():
+            if col not in types and not clean.keep_undeclared:
+                yield (*base, "pattern_columns", col), _known(col, set(types), "column") or ""
+            elif kinds is None:
+                yield (*base, "pattern_columns", col), (
+                    "pattern anomalies need the semantic-type catalogue (etl_assets.lib.quality.semantic), "
+                    "which this installation does not have"
+                )
+            elif kind not in kinds:
+                yield (*base, "pattern_columns", col), _known(kind, set(kinds), "semantic type") or ""
