@@ -239,9 +239,89 @@ class ColumnSpec(StrictModel):
         return self.nulls
 
 
+FuzzyCompare = Literal[
+    "exact", "name", "jaro_winkler", "levenshtein", "token_set", "email", "phone", "numeric", "date", "embedding"
+]
+MergeStrategyName = Literal["keep_first", "keep_last", "keep_best_quality", "field_wise"]
+
+
+class FuzzyFieldSpec(StrictModel):
+    """One compared field: a declared column, or several joined (``columns: [first, last]``)."""
+
+    compare: FuzzyCompare
+    #: Declared columns whose normalised values are joined with a space; default: the field's name.
+    columns: list[str] | None = Field(default=None, min_length=1)
+
+
+class NeighbourhoodSpec(StrictModel):
+    """Sorted neighbourhood: sort by these fields (normalised, joined), compare within a window."""
+
+    fields: list[str] = Field(min_length=1)
+    window: int = Field(default=5, ge=2, le=100)
+
+
+class FuzzySpec(StrictModel):
+    """Fuzzy deduplication: candidate generation, Fellegi-Sunter scoring, clustering, merge."""
+
+    #: Field name -> comparator (shorthand ``email: exact``) or ``{compare:, columns:}``.
+    fields: dict[str, FuzzyFieldSpec | FuzzyCompare] = Field(min_length=1)
+    #: Blocking rules: each a list of terms ``column`` or ``function(column)`` (soundex, metaphone,
+    #: nysiis, sorted, digits, last4, firstN, year); records agreeing on all terms of one rule are compared.
+    blocking: list[list[str]] = Field(default_factory=list)
+    neighbourhood: list[NeighbourhoodSpec] = Field(default_factory=list)
+    #: Top-k embedding neighbours per distinct value of each ``embedding`` field.
+    embedding_neighbours: int = Field(default=10, ge=0, le=100)
+    #: Match probability at or above which a pair is a duplicate.
+    threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
+    #: A cluster of matched records stays whole only if every pair in it is at least this likely
+    #: a match; otherwise it is split centre-first (no chaining through one resembling record).
+    cluster_floor: float = Field(default=0.1, ge=0.0, lt=1.0)
+    merge: MergeStrategyName = "keep_first"
+    #: CSV of labelled pairs (columns left, right, match) relative to the data root; fits the
+    #: weights from them instead of by EM.
+    labels: str | None = None
+    #: Column identifying a row in the duplicates table (``kept_id``); default: the row position.
+    id_column: str | None = None
+    #: A block larger than this is compared by sorted neighbourhood inside it, not all pairs.
+    max_block_size: int = Field(default=200, ge=2)
+
+    @property
+    def field_specs(self) -> dict[str, FuzzyFieldSpec]:
+        return {
+            name: value if isinstance(value, FuzzyFieldSpec) else FuzzyFieldSpec(compare=value)
+            for name, value in self.fields.items()
+        }
+
+    @field_validator("blocking")
+    @classmethod
+    def _terms(cls, value: list[list[str]]) -> list[list[str]]:
+        from etl_assets.lib.dedup.keys import parse_term
+
+        for rule in value:
+            if not rule:
+                raise ValueError("a blocking rule needs at least one term")
+            for term in rule:
+                parse_term(term)
+        return value
+
+
 class DedupSpec(StrictModel):
-    keys: list[str] = Field(min_length=1)
+    keys: list[str] = Field(default_factory=list)
     keep: Literal["first", "last"] = "first"
+    #: Compare ``keys`` after normalisation (case, accents, unicode form, punctuation, spacing).
+    normalize: bool = False
+    fuzzy: FuzzySpec | None = None
+
+    @model_validator(mode="after")
+    def _something_to_compare(self) -> DedupSpec:
+        if not self.keys and self.fuzzy is None:
+            raise ValueError("dedup needs 'keys' (exact) or 'fuzzy' (or both)")
+        return self
+
+    @property
+    def records_duplicates(self) -> bool:
+        """Whether removed rows go to a duplicates table (normalised or fuzzy dedup)."""
+        return self.normalize or self.fuzzy is not None
 
 
 class CleanSpec(StrictModel):
