@@ -21,6 +21,7 @@ from etl_assets.factory.automation import (
 from etl_assets.factory.partitions import partitions_definition
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.resources.embedding import EmbeddingModel
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
@@ -46,7 +47,7 @@ def build_pipeline_definitions(spec: PipelineSpec) -> Definitions:
 def build_resources(data_root: str | Path, output_root: str | Path | None = None) -> dict[str, object]:
     """Resources every generated asset needs: where sources are read and where tables are stored."""
     storage = str(output_root if output_root is not None else Path(data_root) / "warehouse")
-    resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root))}
+    resources: dict[str, object] = {"source_files": SourceFiles(root=str(data_root)), "embedding_model": EmbeddingModel()}
     for fmt, key in IO_MANAGER_KEYS.items():
         resources[key] = io_manager_for(fmt, storage)
     return resources

@@ -30,11 +30,18 @@ from dagster import (
     multi_asset,
 )
 
+from etl_assets.factory.dedup import clean_with_dedup, dedup_resource_keys, duplicates_outs
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
+from etl_assets.factory.mapping import (
+    map_inputs,
+    mapping_check_specs,
+    mapping_ins,
+    mapping_resource_keys,
+)
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
-from etl_assets.lib.transforms import aggregate, clean_table
+from etl_assets.lib.transforms import aggregate
 
 CONSERVATION_CHECK = "row_conservation"
 
@@ -101,7 +108,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
     @multi_asset(
         name=f"{spec.pipeline}__clean__{name}",
         group_name=spec.pipeline,
-        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source))},
+        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source)), **mapping_ins(spec, name)},
         outs={
             "clean": AssetOut(
                 key=clean_asset_key,
@@ -115,20 +122,24 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 description=f"Rows rejected while building clean {name}, with the reason and the source file and row.",
                 kinds={"pandas", storage},
             ),
+            **duplicates_outs(spec, name),
         },
+        required_resource_keys=dedup_resource_keys(clean) | mapping_resource_keys(clean),
         check_specs=[
             AssetCheckSpec(
                 CONSERVATION_CHECK,
                 asset=clean_asset_key,
                 blocking=True,
                 description="rows in = rows out + rows rejected + duplicates removed",
-            )
+            ),
+            *mapping_check_specs(spec, name),
         ],
         **_partitioning(partitioned, partitions_def),
     )
-    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame):
+    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
         started = time.perf_counter()
-        result = clean_table(raw, clean, table=name)
+        raw, mapping_checks, mapping_metadata = map_inputs(context, raw, also, spec, name)
+        result, dedup_outputs, dedup_metadata = clean_with_dedup(context, raw, clean, name)
         stats = result.stats
         counts = stats.as_metadata()
         yield Output(
@@ -139,9 +150,13 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
+                **dedup_metadata,
+                **mapping_metadata,
             },
         )
         yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})
+        yield from dedup_outputs
+        yield from mapping_checks
         conserved = stats.conserved()
         yield AssetCheckResult(
             check_name=CONSERVATION_CHECK,

@@ -21,3 +21,11 @@ def rejected_key(pipeline: str, name: str) -> AssetKey:
 
 def agg_key(pipeline: str, name: str) -> AssetKey:
     return AssetKey([pipeline, AGG, name])
+
+
+DUPLICATES = "duplicates"
+
+
+def duplicates_key(pipeline: str, name: str) -> AssetKey:
+    """Rows removed by normalised or fuzzy dedup of clean table ``name``."""
+    return AssetKey([pipeline, DUPLICATES, name])

@@ -45,12 +45,11 @@ def similarity_levels(similarity: np.ndarray, thresholds: tuple[float, ...]) -> 
 
 def _string_similarity(left: np.ndarray, right: np.ndarray, scorers: tuple[Callable[..., float], ...]) -> np.ndarray:
     """Element-wise similarity (rapidfuzz ``cpdist``, all cores); the best of several scorers."""
-    missing = pd.isna(left) | pd.isna(right)
+    ok = (left != None) & (right != None)  # noqa: E711 - element-wise on object arrays of str/None
     sim = np.full(len(left), np.nan)
-    ok = ~missing
     if ok.any():
-        lv = left[ok].astype(str).tolist()
-        rv = right[ok].astype(str).tolist()
+        lv = left[ok].tolist()
+        rv = right[ok].tolist()
         best = None
         for scorer in scorers:
             values = process.cpdist(lv, rv, scorer=scorer, workers=-1, dtype=np.float32)
@@ -59,6 +58,22 @@ def _string_similarity(left: np.ndarray, right: np.ndarray, scorers: tuple[Calla
             best = values if best is None else np.maximum(best, values)
         sim[ok] = best
     return sim
+
+
+def _unique_pair_similarity(
+    values: np.ndarray, left: np.ndarray, right: np.ndarray, scorers: tuple[Callable[..., float], ...]
+) -> np.ndarray:
+    """String similarity computed once per distinct (value, value) pair: a field with few
+    distinct values (city, company) costs a handful of comparisons, not one per pair."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if len(uniques) > 0.5 * len(values):
+        return _string_similarity(values[left], values[right], scorers)
+    width = np.int64(len(uniques) + 1)
+    packed = (codes[left].astype(np.int64) + 1) * width + (codes[right].astype(np.int64) + 1)
+    distinct, inverse = np.unique(packed, return_inverse=True)
+    table = np.array([*uniques.tolist(), None], dtype=object)  # code -1 -> None
+    sim = _string_similarity(table[distinct // width - 1], table[distinct % width - 1], scorers)
+    return sim[inverse]
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -158,7 +173,6 @@ def compare_pairs(prepared: object, compare: str, left: np.ndarray, right: np.nd
         missing = pd.isna(a) | pd.isna(b)
         sim = np.where(missing, np.nan, (a == b).astype(float))
     else:
-        values = np.asarray(prepared, dtype=object)
-        sim = _string_similarity(values[left], values[right], _SCORERS[compare])
+        sim = _unique_pair_similarity(np.asarray(prepared, dtype=object), left, right, _SCORERS[compare])
     thresholds = THRESHOLDS[compare]
     return FieldComparison(sim.astype(float), similarity_levels(sim.astype(float), thresholds), len(thresholds) + 1)

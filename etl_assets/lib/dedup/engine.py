@@ -179,7 +179,7 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
     derived = {
         name: _field_values(frame, name, spec)
         for name, spec in fuzzy.field_specs.items()
-        if spec.columns and len(spec.columns) > 1 and name not in frame.columns
+        if spec.columns and name not in frame.columns
     }
     keyed = frame.assign(**derived) if derived else frame
     for rule in blocking:

@@ -324,6 +324,19 @@ class DedupSpec(StrictModel):
         return self.normalize or self.fuzzy is not None
 
 
+class MappingSpec(StrictModel):
+    """Map incoming columns to the declared ones when names differ (other systems, schema drift)."""
+
+    #: Proposals at or above this confidence (0-1) apply automatically; below, the ``mapping``
+    #: check fails listing them until one is accepted (``etl-assets mapping accept``).
+    threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    #: Also compare column names by sentence embeddings (the embedding model resource).
+    embeddings: bool = False
+    #: Accepted mappings per source: ``{source: {source column: declared column}}``; merged in
+    #: from the sidecar file ``mappings/<spec file stem>.yaml`` by the loader.
+    accepted: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
 class CleanSpec(StrictModel):
     source: str = Field(alias="from")
     columns: dict[str, ColumnSpec] = Field(min_length=1)
@@ -332,6 +345,20 @@ class CleanSpec(StrictModel):
     dedup: DedupSpec | None = None
     storage: StorageFormat | None = None
     description: str | None = None
+    #: Further sources with the same records under other column names, appended to ``from``
+    #: after their columns are mapped to the declared ones (needs ``mapping``).
+    also_from: list[str] = Field(default_factory=list)
+    mapping: MappingSpec | None = None
+
+    @model_validator(mode="after")
+    def _also_from_needs_mapping(self) -> CleanSpec:
+        if self.also_from and self.mapping is None:
+            raise ValueError("also_from needs a 'mapping' block (its columns are mapped to the declared ones)")
+        return self
+
+    @property
+    def all_sources(self) -> list[str]:
+        return [self.source, *self.also_from]
 
     @field_validator("columns")
     @classmethod
