@@ -9,7 +9,6 @@ Fellegi-Sunter EM on binary features) classifies; clusters = connected component
 """
 
 import json
-import re
 import resource
 import sys
 import time
@@ -79,7 +78,7 @@ def main() -> None:
             x = parent[x]
         return x
 
-    for a, b in zip(left.tolist(), right.tolist()):
+    for a, b in zip(left.tolist(), right.tolist(), strict=False):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -90,8 +89,8 @@ def main() -> None:
     print(json.dumps({
         "seconds": finished - started,
         "stages": {"index": indexed - started, "compare": compared - indexed, "ecm": classified - compared, "cluster": finished - classified},
-        "candidate_pairs": int(len(pairs)),
-        "matched_pairs": int(len(matches)),
+        "candidate_pairs": len(pairs),
+        "matched_pairs": len(matches),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "versions": {"recordlinkage": recordlinkage.__version__, "pandas": pd.__version__},
     }))

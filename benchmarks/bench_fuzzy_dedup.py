@@ -117,7 +117,7 @@ def main() -> None:
     me = [sys.executable, __file__, "--profile", args.profile, "--seed", str(args.seed), "--precision", args.precision]
 
     def case(name: str, records: int, child: str, cache: Path | None = None) -> None:
-        frame, entity = generate_customers(records, seed=args.seed, profile=args.profile)
+        _frame, entity = generate_customers(records, seed=args.seed, profile=args.profile)
         out = work / f"{name}.npy"
         command = [*me, "--records", str(records), "--child", child, "--out", str(out)]
         if cache is not None:
@@ -143,7 +143,7 @@ def main() -> None:
         case("ours_embedding_warm", records, "embedding", cache)
 
     peer_seconds = results["recordlinkage"]["seconds"]
-    for name, row in results.items():
+    for row in results.values():
         row["time_vs_recordlinkage"] = round(row["seconds"] / peer_seconds, 3)
     target = ROOT / "benchmarks" / "results" / "fuzzy_dedup.json"
     target.parent.mkdir(parents=True, exist_ok=True)
