@@ -14,7 +14,7 @@ Cases:
   first / then reused), on ``--embedding-records`` records (default: the same number).
 
 Precision/recall/F1 are of predicted duplicate pairs (all pairs inside a predicted cluster)
-against the true pairs. Results: ``benchmarks/results/fuzzy_dedup.json``.
+against the true pairs. Results: ``benchmarks/results/fuzzy_dedup_<records>_<field>.json``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ def _ours(args: argparse.Namespace) -> None:
     fuzzy = json.loads(json.dumps(PERSON_FUZZY))
     embedder = None
     if args.child == "embedding":
-        fuzzy["fields"]["company"] = "embedding"
+        if args.embedding_field == "company":
+            fuzzy["fields"]["company"] = "embedding"
+        else:  # an extra field: the full name's embedding (~one distinct text per record)
+            fuzzy["fields"]["name_embedding"] = {"compare": "embedding", "columns": ["first_name", "last_name"]}
         model = EmbeddingModel(cache_dir=args.cache_dir, precision=args.precision)
         embedder = model.encode
         model.encode_uncached(["warm up the model load"])  # model load is per process, not per run
@@ -101,6 +104,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--skip-embedding", action="store_true")
+    parser.add_argument("--skip-peer", action="store_true", help="reuse nothing: ours only (x peer not computed)")
+    parser.add_argument(
+        "--embedding-field", choices=["company", "full_name"], default="company",
+        help="company: compared by embedding (few distinct values); full_name: an extra embedding field (one text per record)",
+    )
     parser.add_argument("--child", choices=["plain", "embedding"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -114,7 +122,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench_fuzzy_"))
     results: dict[str, dict] = {}
-    me = [sys.executable, __file__, "--profile", args.profile, "--seed", str(args.seed), "--precision", args.precision]
+    me = [sys.executable, __file__, "--profile", args.profile, "--seed", str(args.seed), "--precision", args.precision,
+          "--embedding-field", args.embedding_field]
 
     def case(name: str, records: int, child: str, cache: Path | None = None) -> None:
         _frame, entity = generate_customers(records, seed=args.seed, profile=args.profile)
@@ -129,23 +138,24 @@ def main() -> None:
     frame, entity = generate_customers(args.records, seed=args.seed, profile=args.profile)
     csv = work / "records.csv"
     frame.to_csv(csv, index=False)
-    peer = _peer_python()
-    report = _run([str(peer), str(ROOT / "benchmarks" / "_recordlinkage_peer.py"), str(csv), str(work / "peer.npy")])
-    results["recordlinkage"] = {"records": args.records, **report, **_score(work / "peer.npy", entity)}
-    print("recordlinkage", json.dumps(results["recordlinkage"]), flush=True)
+    if not args.skip_peer:
+        peer = _peer_python()
+        report = _run([str(peer), str(ROOT / "benchmarks" / "_recordlinkage_peer.py"), str(csv), str(work / "peer.npy")])
+        results["recordlinkage"] = {"records": args.records, **report, **_score(work / "peer.npy", entity)}
+        print("recordlinkage", json.dumps(results["recordlinkage"]), flush=True)
 
     case("ours", args.records, "plain")
     if not args.skip_embedding:
         records = args.embedding_records or args.records
         cache = work / "embedding_cache"
         shutil.rmtree(cache, ignore_errors=True)
-        case("ours_embedding_cold", records, "embedding", cache)
-        case("ours_embedding_warm", records, "embedding", cache)
+        case(f"ours_emb_{args.embedding_field}_cold", records, "embedding", cache)
+        case(f"ours_emb_{args.embedding_field}_warm", records, "embedding", cache)
 
-    peer_seconds = results["recordlinkage"]["seconds"]
+    peer_seconds = results["recordlinkage"]["seconds"] if "recordlinkage" in results else float("nan")
     for row in results.values():
         row["time_vs_recordlinkage"] = round(row["seconds"] / peer_seconds, 3)
-    target = ROOT / "benchmarks" / "results" / "fuzzy_dedup.json"
+    target = ROOT / "benchmarks" / "results" / f"fuzzy_dedup_{args.records}_{args.embedding_field}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({"profile": args.profile, "seed": args.seed, "cases": results}, indent=2))
     print(f"\n{'case':24s} {'records':>8s} {'seconds':>8s} {'x peer':>7s} {'peak MB':>8s} {'P':>7s} {'R':>7s} {'F1':>7s}")
