@@ -137,6 +137,15 @@ def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -
 def _embedding_levels(prepared: _Prepared, name: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Cosine levels of the pairs' values, in chunks (a vector per pair would not fit in memory)."""
     codes, vectors = prepared.embedding_codes[name], prepared.embedding_vectors[name]
+    if len(vectors) and len(vectors) ** 2 < len(left):
+        # few distinct values (a company field): one cosine per distinct value pair
+        width = np.int64(len(vectors) + 1)
+        packed = (codes[left] + 1) * width + (codes[right] + 1)
+        distinct, inverse = np.unique(packed, return_inverse=True)
+        lc, rc = distinct // width - 1, distinct % width - 1
+        sims = np.einsum("ij,ij->i", vectors[np.maximum(lc, 0)], vectors[np.maximum(rc, 0)]).astype(float)
+        sims[(lc < 0) | (rc < 0)] = np.nan
+        return similarity_levels(sims, THRESHOLDS["embedding"])[inverse]
     out = np.empty(len(left), dtype=np.int8)
     chunk = 200_000
     for start in range(0, len(left), chunk):

@@ -264,7 +264,7 @@ class FuzzySpec(StrictModel):
     """Fuzzy deduplication: candidate generation, Fellegi-Sunter scoring, clustering, merge."""
 
     #: Field name -> comparator (shorthand ``email: exact``) or ``{compare:, columns:}``.
-    fields: dict[str, FuzzyFieldSpec | FuzzyCompare] = Field(min_length=1)
+    fields: dict[str, FuzzyFieldSpec] = Field(min_length=1)
     #: Blocking rules: each a list of terms ``column`` or ``function(column)`` (soundex, metaphone,
     #: nysiis, sorted, digits, last4, firstN, year); records agreeing on all terms of one rule are compared.
     blocking: list[list[str]] = Field(default_factory=list)
@@ -285,12 +285,17 @@ class FuzzySpec(StrictModel):
     #: A block larger than this is compared by sorted neighbourhood inside it, not all pairs.
     max_block_size: int = Field(default=200, ge=2)
 
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``email: exact`` is short for ``email: {compare: exact}``."""
+        if isinstance(value, dict):
+            return {k: {"compare": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
     @property
     def field_specs(self) -> dict[str, FuzzyFieldSpec]:
-        return {
-            name: value if isinstance(value, FuzzyFieldSpec) else FuzzyFieldSpec(compare=value)
-            for name, value in self.fields.items()
-        }
+        return dict(self.fields)
 
     @field_validator("blocking")
     @classmethod
