@@ -27,9 +27,13 @@ def normalize_text(value: object) -> str | None:
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return None
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = str(value)
+    if text.isascii():  # the common case: no accents or compatibility forms to fold
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        text = unicodedata.normalize("NFKC", text).casefold()
     text = _SPACES.sub(" ", _PUNCTUATION.sub(" ", text)).strip()
     return text or None
 
