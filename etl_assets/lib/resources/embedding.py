@@ -41,7 +41,9 @@ def load_model(path: str) -> Any:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar in run logs
             model = SentenceTransformer(path, device="cpu")
             _MODELS[path] = model
         return model

@@ -71,3 +71,21 @@ def test_embedding_field_in_dedup(tmp_path: Path) -> None:
     assert outcome.stats.candidate_pairs >= 3
     with pytest.raises(ValueError, match="no embedding model"):
         deduplicate(frame, spec)
+
+
+def test_mapping_with_embeddings_finds_synonyms_the_name_rules_miss(tmp_path: Path) -> None:
+    from etl_assets.lib.mapping import propose_mapping
+    from etl_assets.lib.spec.models import ColumnSpec
+
+    frame = pd.DataFrame({"workplace": ["Acme", "Globex"], "hometown": ["Oslo", "Lima"], "full_surname": ["Lee", "Ray"]})
+    targets = {
+        "company": ColumnSpec(type="string", description="employer of the person"),
+        "city": ColumnSpec(type="string", description="city where the person lives"),
+        "last_name": ColumnSpec(type="string", description="family name"),
+    }
+    lexical = {p.target: p.source for p in propose_mapping(frame, targets)}
+    assert lexical["company"] != "workplace"  # names alone get it wrong
+    model = EmbeddingModel(cache_dir=str(tmp_path))
+    proposals = {p.target: p for p in propose_mapping(frame, targets, embedder=model.encode)}
+    assert {t: p.source for t, p in proposals.items()} == {"company": "workplace", "city": "hometown", "last_name": "full_surname"}
+    assert proposals["company"].confidence < 0.8  # right, but not confident enough to apply unseen
