@@ -116,13 +116,18 @@ def value_neighbour_pairs(
     start_of[values], size_of[values] = starts, sizes
     small = (sizes > 1) & (sizes <= max_group_size)
     chunks = [_pairs_within_groups(order, starts[small], sizes[small])]
-    for a, b in neighbours:
+    if len(neighbours):
+        a, b = neighbours[:, 0], neighbours[:, 1]
         sa, sb = size_of[a], size_of[b]
-        if sa == 0 or sb == 0 or sa > max_group_size or sb > max_group_size:
-            continue
-        left = order[start_of[a] : start_of[a] + sa]
-        right = order[start_of[b] : start_of[b] + sb]
-        chunks.append(np.stack(np.meshgrid(left, right, indexing="ij"), axis=-1).reshape(-1, 2))
+        ok = (sa > 0) & (sb > 0) & (sa <= max_group_size) & (sb <= max_group_size)
+        a, b, sa, sb = a[ok], b[ok], sa[ok], sb[ok]
+        # every (row of value a) x (row of value b), vectorised: pair k expands to sa*sb pairs
+        counts = sa * sb
+        k = np.repeat(np.arange(len(a)), counts)
+        t = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        left = order[start_of[a][k] + t // sb[k]]
+        right = order[start_of[b][k] + t % sb[k]]
+        chunks.append(np.stack([left, right], axis=1))
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
 
 
