@@ -63,6 +63,7 @@ class DedupStats:
     weights: dict[str, list[float]] = field(default_factory=dict)
     match_share: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class DedupStats:
             "dedup_clusters_with_duplicates": self.clusters_with_duplicates,
             "dedup_candidate_pairs": self.candidate_pairs,
             "dedup_matched_pairs": self.matched_pairs,
+            "dedup_warnings": "; ".join(self.warnings) or "none",
         }
 
 
@@ -264,6 +266,7 @@ def deduplicate(
     ``labels``: labelled pairs (``left``, ``right`` row positions, ``match`` bool) to fit the weights from.
     """
     timings: dict[str, float] = {}
+    warnings: list[str] = []
     started = time.perf_counter()
     frame = frame.reset_index(drop=True)
     n = len(frame)
@@ -298,6 +301,16 @@ def deduplicate(
         scores = model.probability(levels) if len(levels) else np.zeros(0)
         timings["fit"] = time.perf_counter() - t
         t = time.perf_counter()
+        implausible = model.implausible_fields() if labels is None else []
+        if implausible:
+            # the unsupervised fit found no credible match class: remove nothing, say why
+            warnings.append(
+                "EM fit rejected: exact agreement on "
+                + ", ".join(implausible)
+                + " came out as evidence against a match (no credible duplicates to learn from);"
+                " no fuzzy duplicates removed. Give labelled pairs ('labels') to fit the weights."
+            )
+            scores = np.zeros_like(scores)
         matched = scores >= fuzzy.threshold
         fitted = model
 
@@ -369,6 +382,7 @@ def deduplicate(
         borderline_pairs=_borderline(frame, pairs, scores, fuzzy, ids) if fuzzy is not None else [],
         weights=model.weights() if model is not None else {},
         match_share=round(model.lam, 6) if model is not None else None,
+        warnings=warnings,
         seconds={k: round(v, 3) for k, v in timings.items()},
     )
     return DedupOutcome(kept, duplicates, stats, pairs, scores, labels_all, model)

@@ -43,6 +43,17 @@ class FellegiSunterModel:
     def probability(self, levels: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.log_odds(levels), -700, 700)))
 
+    def implausible_fields(self) -> list[str]:
+        """Fields on which exact agreement came out as clear evidence AGAINST a match (at least
+        twice as likely among non-matches: log2(m/u) < -1 at the top level).
+
+        That never holds for a real match class; EM produces it when the data has no duplicates
+        and it fits some other structure instead (e.g. namesakes: same name, every other field
+        different). Such a fit must not be used to remove rows. (A weakly informative field, such
+        as a company most people share, may come out near 0: that is tolerated.)
+        """
+        return [name for f, name in enumerate(self.fields) if self.m[f][-1] < 0.5 * self.u[f][-1]]
+
     def weights(self) -> dict[str, list[float]]:
         """log2(m/u) per field and level: the evidence each level adds (metadata, reports)."""
         return {

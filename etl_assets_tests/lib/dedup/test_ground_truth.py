@@ -111,3 +111,13 @@ def test_labelled_sample_fits_weights() -> None:
     labels = pd.DataFrame({"left": sample[:, 0], "right": sample[:, 1], "match": entity[sample[:, 0]] == entity[sample[:, 1]]})
     outcome = deduplicate(frame, spec, labels=labels)
     _check(outcome.labels, entity)
+
+
+def test_no_duplicates_means_nothing_removed() -> None:
+    # one record per person: namesakes (same name, everything else different) are not duplicates,
+    # and an EM fit that would treat them as such is refused
+    frame, entity = generate_customers(4000, seed=41)
+    unique = frame[~pd.Series(entity).duplicated().to_numpy()].reset_index(drop=True)
+    outcome = deduplicate(unique, DedupSpec.model_validate({"fuzzy": PERSON_FUZZY}))
+    assert outcome.stats.rows_removed == 0
+    assert outcome.stats.warnings and "EM fit rejected" in outcome.stats.warnings[0]
