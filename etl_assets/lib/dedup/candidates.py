@@ -131,10 +131,27 @@ def value_neighbour_pairs(
     return np.concatenate(chunks) if chunks else np.zeros((0, 2), dtype=np.int64)
 
 
-def top_k_neighbours(vectors: np.ndarray, k: int, *, min_similarity: float = 0.5, block: int = 2048) -> np.ndarray:
+def top_k_neighbours(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    min_similarity: float = 0.5,
+    block: int = 2048,
+    exact_limit: int = 20_000,
+    tables: int = 8,
+    seed: int = 0,
+) -> np.ndarray:
     """``(a, b)`` index pairs, ``a < b``, where b is among a's top-k cosine neighbours (vectors
-    L2-normalised), computed in row blocks so memory stays ``block x n``."""
+    L2-normalised).
+
+    Up to ``exact_limit`` vectors: exact, in row blocks (memory ``block x n``). Beyond, the exact
+    search is quadratic (100k names: 4e12 multiply-adds), so it runs inside buckets of random-
+    hyperplane LSH (SimHash, ``tables`` independent hashings, ~64 vectors per bucket): close
+    vectors share a bucket in at least one table with high probability.
+    """
     n = len(vectors)
+    if n > exact_limit:
+        return _lsh_neighbours(vectors, k, min_similarity=min_similarity, tables=tables, seed=seed)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
     k = min(k, n - 1)
@@ -149,6 +166,27 @@ def top_k_neighbours(vectors: np.ndarray, k: int, *, min_similarity: float = 0.5
         left = np.repeat(rows, k).reshape(-1, k)[keep]
         chunks.append(np.stack([left, top[keep]], axis=1))
     return canonical_pairs(np.concatenate(chunks))
+
+
+def _lsh_neighbours(vectors: np.ndarray, k: int, *, min_similarity: float, tables: int, seed: int) -> np.ndarray:
+    n, dim = vectors.shape
+    bits = max(1, int(np.log2(n / 64)))
+    rng = np.random.default_rng(seed)
+    weights = (1 << np.arange(bits)).astype(np.int64)
+    chunks = []
+    for _ in range(tables):
+        planes = rng.standard_normal((dim, bits)).astype(np.float32)
+        codes = ((vectors @ planes) > 0).astype(np.int64) @ weights
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1]])
+        ends = np.r_[starts[1:], n]
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end - start < 2:
+                continue
+            members = order[start:end]
+            local = top_k_neighbours(vectors[members], k, min_similarity=min_similarity, exact_limit=max(end - start, 2))
+            chunks.append(members[local])
+    return canonical_pairs(chunks)
 
 
 def canonical_pairs(pairs: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:

@@ -84,3 +84,19 @@ def test_top_k_neighbours_and_value_groups() -> None:
     codes = np.array([0, 1, 1, 2, 3, -1])
     pairs = set(map(tuple, canonical_pairs(value_neighbour_pairs(codes, np.array([[0, 1]]))).tolist()))
     assert pairs == {(0, 1), (0, 2), (1, 2)}
+
+
+def test_lsh_neighbours_find_close_vectors_beyond_the_exact_limit() -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((1500, 64)).astype(np.float32)
+    noisy = centres + 0.15 * rng.standard_normal(centres.shape).astype(np.float32)  # one close twin each
+    vectors = np.concatenate([centres, noisy])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = set(map(tuple, top_k_neighbours(vectors, 3).tolist()))
+    approx = set(map(tuple, top_k_neighbours(vectors, 3, exact_limit=500).tolist()))
+    twins = {(i, i + 1500) for i in range(1500)}
+    assert twins <= exact
+    assert len(twins & approx) / len(twins) >= 0.95
+    sims = np.array([vectors[i] @ vectors[j] for i, j in approx])
+    assert (sims >= 0.5).all()  # only close pairs are proposed
+    assert len(approx) < 3000 * 2999 / 2 / 50  # bucketed, never all pairs
