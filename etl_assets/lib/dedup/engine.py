@@ -115,10 +115,15 @@ class _Prepared:
     compare: dict[str, str]
     embedding_codes: dict[str, np.ndarray]
     embedding_vectors: dict[str, np.ndarray]
+    #: fields that add evidence to the match probability (``score: true``), in order
+    scored: list[str] = field(default_factory=list)
 
 
 def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -> _Prepared:
     prepared = _Prepared({}, {}, {}, {})
+    prepared.scored = [name for name, spec in fuzzy.field_specs.items() if spec.score]
+    if not prepared.scored:
+        raise DedupError("fuzzy dedup needs at least one field with score: true")
     for name, field_spec in fuzzy.field_specs.items():
         values = _field_values(frame, name, field_spec)
         prepared.compare[name] = field_spec.compare
@@ -159,8 +164,8 @@ def _embedding_levels(prepared: _Prepared, name: str, left: np.ndarray, right: n
 
 
 def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Agreement levels (pairs x fields) of every pair."""
-    names = list(prepared.compare)
+    """Agreement levels (pairs x scored fields) of every pair."""
+    names = prepared.scored
     levels = np.empty((len(pairs), len(names)), dtype=np.int8)
     n_levels = []
     left, right = pairs[:, 0], pairs[:, 1]
@@ -218,7 +223,7 @@ def _fit(
     prepared: _Prepared, pairs: np.ndarray, levels: np.ndarray, n_levels: list[int], n_rows: int,
     labels: pd.DataFrame | None,
 ) -> FellegiSunterModel:
-    names = list(prepared.compare)
+    names = prepared.scored
     if labels is not None:
         labelled = labels[["left", "right"]].to_numpy(dtype=np.int64)
         labelled_levels, _ = _compare_all(prepared, labelled)

@@ -251,6 +251,10 @@ class FuzzyFieldSpec(StrictModel):
     compare: FuzzyCompare
     #: Declared columns whose normalised values are joined with a space; default: the field's name.
     columns: list[str] | None = Field(default=None, min_length=1)
+    #: ``false``: the field only proposes candidates (an embedding field's nearest neighbours)
+    #: and adds no evidence to the match probability. Embeddings are a good candidate source but
+    #: a poor score when another field already compares the same text (double-counted evidence).
+    score: bool = True
 
 
 class NeighbourhoodSpec(StrictModel):

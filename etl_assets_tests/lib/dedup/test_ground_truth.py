@@ -121,3 +121,11 @@ def test_no_duplicates_means_nothing_removed() -> None:
     outcome = deduplicate(unique, DedupSpec.model_validate({"fuzzy": PERSON_FUZZY}))
     assert outcome.stats.rows_removed == 0
     assert outcome.stats.warnings and "EM fit rejected" in outcome.stats.warnings[0]
+
+
+def test_candidate_only_field_adds_no_evidence() -> None:
+    frame, entity = generate_customers(1500, seed=51)
+    extra = {**PERSON_FUZZY, "fields": {**PERSON_FUZZY["fields"], "swapped": {"compare": "name", "columns": ["last_name", "first_name"], "score": False}}}  # type: ignore[dict-item]
+    outcome = deduplicate(frame, DedupSpec.model_validate({"fuzzy": extra}))
+    assert "swapped" not in outcome.stats.weights and "full_name" in outcome.stats.weights
+    _check(outcome.labels, entity)
