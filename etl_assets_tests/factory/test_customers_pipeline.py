@@ -97,3 +97,35 @@ def test_renamed_column_fails_the_mapping_check_until_accepted(project: Path) ->
         _, result = _run(project, instance)
         assert result.success
         assert all(c.passed for c in result.get_asset_check_evaluations())
+
+
+def test_labelled_pairs_file_fits_the_weights(project: Path) -> None:
+    """``labels:`` in the spec: a CSV of labelled pairs under the data root replaces EM."""
+    spec_file = project / "pipelines" / "customers.yaml"
+    text = spec_file.read_text().replace("company: embedding ", "company: token_set ")
+    spec_file.write_text(text.replace("        id_column: customer_id", "        id_column: customer_id\n        labels: labels/pairs.csv"))
+    (project / "data" / "labels").mkdir()
+    (project / "data" / "labels" / "pairs.csv").write_text("left,right\n0,1\n")  # no 'match' column
+    with DagsterInstance.ephemeral() as instance:
+        _, result = _run(project, instance)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        assert "labels/pairs.csv" in str(failure.event_specific_data) and "match" in str(failure.event_specific_data)
+
+    # a labelled sample by customer id: same person (true) and other people (false)
+    truth = pd.read_csv(project / "data" / "landing" / "customers" / "truth.csv")
+    same = truth[truth.duplicated("person_id", keep=False)].groupby("person_id")["record_id"].agg(list)
+    positives = [(ids[0], ids[1], True) for ids in same.head(60)]
+    shuffled = truth.sample(frac=1.0, random_state=0)["record_id"].tolist()
+    negatives = [(a, b, False) for a, b in zip(shuffled[:200], shuffled[200:400], strict=True)]
+    pd.DataFrame(positives + negatives, columns=["left", "right", "match"]).to_csv(project / "data" / "labels" / "pairs.csv", index=False)
+    with DagsterInstance.ephemeral() as instance:
+        defs, result = _run(project, instance)
+        assert result.success
+        clean = defs.load_asset_value(CLEAN, instance=instance)
+        duplicates = defs.load_asset_value(DUPLICATES, instance=instance)
+    person = truth.set_index("record_id")["person_id"]
+    kept_person = person.loc[duplicates["_kept_id"]].to_numpy()
+    assert (person.loc[duplicates["customer_id"]].to_numpy() == kept_person).mean() >= 0.95
+    assert len(clean) + len(duplicates) == len(truth)
+    assert len(duplicates) >= 0.9 * (len(truth) - truth["person_id"].nunique())

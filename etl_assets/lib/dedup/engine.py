@@ -240,6 +240,25 @@ def _fit(
     return fit_em(levels, n_levels, names, u_init=u_init)
 
 
+def _label_positions(frame: pd.DataFrame, labels: pd.DataFrame, id_column: str | None) -> np.ndarray:
+    """Row positions of labelled pairs: ``left``/``right`` are ids (``id_column``) or positions."""
+    missing = {"left", "right", "match"} - set(labels.columns)
+    if missing:
+        raise DedupError(f"labelled pairs need columns left, right, match; missing {', '.join(sorted(missing))}")
+    if id_column is None:
+        positions = labels[["left", "right"]].to_numpy(dtype=np.int64)
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(frame)):
+            raise DedupError(f"labelled pairs: positions must be 0..{len(frame) - 1} (or set id_column)")
+        return positions
+    lookup = pd.Series(np.arange(len(frame)), index=frame[id_column].astype(str).to_numpy())
+    lookup = lookup[~lookup.index.duplicated()]
+    ids = labels[["left", "right"]].astype(str)
+    unknown = sorted(set(ids.to_numpy().ravel()) - set(lookup.index))
+    if unknown:
+        raise DedupError(f"labelled pairs name unknown {id_column} value(s): {', '.join(unknown[:5])}")
+    return np.stack([lookup.loc[ids["left"]].to_numpy(), lookup.loc[ids["right"]].to_numpy()], axis=1)
+
+
 def _exact_groups(frame: pd.DataFrame, spec: DedupSpec) -> np.ndarray:
     if not spec.keys:
         return np.arange(len(frame), dtype=np.int64)
@@ -302,7 +321,17 @@ def deduplicate(
         levels, n_levels = _compare_all(prepared, rep_pairs)
         timings["compare"] = time.perf_counter() - t
         t = time.perf_counter()
-        model = _fit(prepared, rep_pairs, levels, n_levels, len(rep_frame), labels)
+        rep_labels_frame = None
+        if labels is not None:
+            rep_index_of = np.empty(n, dtype=np.int64)
+            rep_index_of[reps] = np.arange(len(reps))
+            positions = _label_positions(frame, labels, fuzzy.id_column)
+            rep_labels_frame = pd.DataFrame({
+                "left": rep_index_of[rep_of_group[groups[positions[:, 0]]]],
+                "right": rep_index_of[rep_of_group[groups[positions[:, 1]]]],
+                "match": labels["match"].astype(bool).to_numpy(),
+            })
+        model = _fit(prepared, rep_pairs, levels, n_levels, len(rep_frame), rep_labels_frame)
         scores = model.probability(levels) if len(levels) else np.zeros(0)
         timings["fit"] = time.perf_counter() - t
         t = time.perf_counter()

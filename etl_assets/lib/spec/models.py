@@ -282,7 +282,8 @@ class FuzzySpec(StrictModel):
     cluster_floor: float = Field(default=0.1, ge=0.0, lt=1.0)
     merge: MergeStrategyName = "keep_first"
     #: CSV of labelled pairs (columns left, right, match) relative to the data root; fits the
-    #: weights from them instead of by EM.
+    #: weights from them instead of by EM. left/right are ``id_column`` values (row positions
+    #: without an id column).
     labels: str | None = None
     #: Column identifying a row in the duplicates table (``kept_id``); default: the row position.
     id_column: str | None = None
