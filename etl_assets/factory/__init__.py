@@ -26,6 +26,7 @@ from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
 from etl_assets.lib.io.postgres import PostgresIOManager
 from etl_assets.lib.resources import S3Config, SourceFiles
+from etl_assets.lib.resources.embedding import EmbeddingModel
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
@@ -88,6 +89,7 @@ def build_resources(
     resources: dict[str, object] = {
         "source_files": SourceFiles(root=str(data_root), s3=s3),
         "http_client": HttpClientResource(),
+        "embedding_model": EmbeddingModel(),
     }
     for fmt, key in IO_MANAGER_KEYS.items():
         if fmt in IO_MANAGER_CLASSES:

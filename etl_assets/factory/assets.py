@@ -31,6 +31,7 @@ from dagster import (
 )
 
 from etl_assets.factory.anomaly_checks import anomaly_check_specs, tag_clean_output
+from etl_assets.factory.dedup import clean_with_dedup, dedup_resource_keys, duplicates_outs
 from etl_assets.factory.drift_checks import (
     aggregate_nullability,
     clean_nullability,
@@ -38,6 +39,12 @@ from etl_assets.factory.drift_checks import (
     evaluate_drift,
 )
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
+from etl_assets.factory.mapping import (
+    map_inputs,
+    mapping_check_specs,
+    mapping_ins,
+    mapping_resource_keys,
+)
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
     clean_check_specs,
@@ -49,7 +56,7 @@ from etl_assets.factory.quality_checks import (
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
-from etl_assets.lib.transforms import aggregate, clean_table
+from etl_assets.lib.transforms import aggregate
 
 CONSERVATION_CHECK = "row_conservation"
 
@@ -116,9 +123,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
     @multi_asset(
         name=f"{spec.pipeline}__clean__{name}",
         group_name=spec.pipeline,
-        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source))},
+        ins={"raw": AssetIn(key=raw_key(spec.pipeline, clean.source)), **mapping_ins(spec, name)},
         deps=clean_reference_deps(spec, name),
-        required_resource_keys=clean_reference_resources(spec, name),
         outs={
             "clean": AssetOut(
                 key=clean_asset_key,
@@ -132,7 +138,11 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 description=f"Rows rejected while building clean {name}, with the reason and the source file and row.",
                 kinds={"pandas", storage},
             ),
+            **duplicates_outs(spec, name),
         },
+        required_resource_keys=(
+            dedup_resource_keys(clean) | mapping_resource_keys(clean) | clean_reference_resources(spec, name)
+        ),
         check_specs=[
             AssetCheckSpec(
                 CONSERVATION_CHECK,
@@ -143,12 +153,14 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             *clean_check_specs(spec, name),
             *anomaly_check_specs(clean, clean_asset_key),
             *drift_check_specs(clean.schema_drift, clean_asset_key),
+            *mapping_check_specs(spec, name),
         ],
         **_partitioning(partitioned, partitions_def),
     )
-    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame):
+    def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
         started = time.perf_counter()
-        result = clean_table(raw, clean, table=name)
+        raw, mapping_checks, mapping_metadata = map_inputs(context, raw, also, spec, name)
+        result, dedup_outputs, dedup_metadata = clean_with_dedup(context, raw, clean, name)
         stats = result.stats
         counts = stats.as_metadata()
         # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the
@@ -166,9 +178,13 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
                 **quality.metadata,
+                **dedup_metadata,
+                **mapping_metadata,
             },
         )
         yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})
+        yield from dedup_outputs
+        yield from mapping_checks
         conserved = stats.conserved()
         yield AssetCheckResult(
             check_name=CONSERVATION_CHECK,

@@ -28,3 +28,11 @@ EXPORT = "export"
 
 def export_key(pipeline: str, name: str) -> AssetKey:
     return AssetKey([pipeline, EXPORT, name])
+
+
+DUPLICATES = "duplicates"
+
+
+def duplicates_key(pipeline: str, name: str) -> AssetKey:
+    """Rows removed by normalised or fuzzy dedup of clean table ``name``."""
+    return AssetKey([pipeline, DUPLICATES, name])

@@ -189,7 +189,28 @@ def load_spec(path: str | Path) -> PipelineSpec:
         raise SpecError([SpecIssue(path, None, "", "file not found")]) from None
     except UnicodeDecodeError as exc:
         raise SpecError([SpecIssue(path, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    return parse_spec(text, file=path)
+    return with_accepted_mappings(parse_spec(text, file=path), path)
+
+
+def with_accepted_mappings(spec: PipelineSpec, path: Path) -> PipelineSpec:
+    """Merge the accepted mappings of the sidecar ``mappings/<stem>.yaml`` into the clean tables."""
+    from etl_assets.lib.mapping.sidecar import read_sidecar, sidecar_path
+
+    try:
+        accepted = read_sidecar(path)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise SpecError([SpecIssue(sidecar_path(path), None, "", str(exc))]) from None
+    if not accepted:
+        return spec
+    clean = dict(spec.clean)
+    for table, sources in accepted.items():
+        entry = clean.get(table)
+        if entry is None or entry.mapping is None:
+            raise SpecError([SpecIssue(sidecar_path(path), None, table, f"no clean table {table!r} with a 'mapping' block in {path}")])
+        merged = {src: {**entry.mapping.accepted.get(src, {}), **cols} for src, cols in sources.items()}
+        mapping = entry.mapping.model_copy(update={"accepted": {**entry.mapping.accepted, **merged}})
+        clean[table] = entry.model_copy(update={"mapping": mapping})
+    return spec.model_copy(update={"clean": clean})
 
 
 def spec_files(paths: Iterable[str | Path]) -> list[Path]:

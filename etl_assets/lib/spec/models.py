@@ -529,11 +529,112 @@ class QualitySpec(StrictModel):
     @property
     def max_age_delta(self) -> dt.timedelta | None:
         return None if self.max_age is None else parse_duration(self.max_age)
+FuzzyCompare = Literal[
+    "exact", "name", "jaro_winkler", "levenshtein", "token_set", "email", "phone", "numeric", "date", "embedding"
+]
+MergeStrategyName = Literal["keep_first", "keep_last", "keep_best_quality", "field_wise"]
+
+
+class FuzzyFieldSpec(StrictModel):
+    """One compared field: a declared column, or several joined (``columns: [first, last]``)."""
+
+    compare: FuzzyCompare
+    #: Declared columns whose normalised values are joined with a space; default: the field's name.
+    columns: list[str] | None = Field(default=None, min_length=1)
+    #: ``false``: the field only proposes candidates (an embedding field's nearest neighbours)
+    #: and adds no evidence to the match probability. Embeddings are a good candidate source but
+    #: a poor score when another field already compares the same text (double-counted evidence).
+    score: bool = True
+
+
+class NeighbourhoodSpec(StrictModel):
+    """Sorted neighbourhood: sort by these fields (normalised, joined), compare within a window."""
+
+    fields: list[str] = Field(min_length=1)
+    window: int = Field(default=5, ge=2, le=100)
+
+
+class FuzzySpec(StrictModel):
+    """Fuzzy deduplication: candidate generation, Fellegi-Sunter scoring, clustering, merge."""
+
+    #: Field name -> comparator (shorthand ``email: exact``) or ``{compare:, columns:}``.
+    fields: dict[str, FuzzyFieldSpec] = Field(min_length=1)
+    #: Blocking rules: each a list of terms ``column`` or ``function(column)`` (soundex, metaphone,
+    #: nysiis, sorted, digits, last4, firstN, year); records agreeing on all terms of one rule are compared.
+    blocking: list[list[str]] = Field(default_factory=list)
+    neighbourhood: list[NeighbourhoodSpec] = Field(default_factory=list)
+    #: Top-k embedding neighbours per distinct value of each ``embedding`` field.
+    embedding_neighbours: int = Field(default=10, ge=0, le=100)
+    #: Match probability at or above which a pair is a duplicate.
+    threshold: float = Field(default=0.9, gt=0.0, lt=1.0)
+    #: A cluster of matched records stays whole only if every pair in it is at least this likely
+    #: a match; otherwise it is split centre-first (no chaining through one resembling record).
+    cluster_floor: float = Field(default=0.1, ge=0.0, lt=1.0)
+    merge: MergeStrategyName = "keep_first"
+    #: CSV of labelled pairs (columns left, right, match) relative to the data root; fits the
+    #: weights from them instead of by EM. left/right are ``id_column`` values (row positions
+    #: without an id column).
+    labels: str | None = None
+    #: Column identifying a row in the duplicates table (``kept_id``); default: the row position.
+    id_column: str | None = None
+    #: A block larger than this is compared by sorted neighbourhood inside it, not all pairs.
+    max_block_size: int = Field(default=200, ge=2)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``email: exact`` is short for ``email: {compare: exact}``."""
+        if isinstance(value, dict):
+            return {k: {"compare": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @property
+    def field_specs(self) -> dict[str, FuzzyFieldSpec]:
+        return dict(self.fields)
+
+    @field_validator("blocking")
+    @classmethod
+    def _terms(cls, value: list[list[str]]) -> list[list[str]]:
+        from etl_assets.lib.dedup.keys import parse_term
+
+        for rule in value:
+            if not rule:
+                raise ValueError("a blocking rule needs at least one term")
+            for term in rule:
+                parse_term(term)
+        return value
 
 
 class DedupSpec(StrictModel):
-    keys: list[str] = Field(min_length=1)
+    keys: list[str] = Field(default_factory=list)
     keep: Literal["first", "last"] = "first"
+    #: Compare ``keys`` after normalisation (case, accents, unicode form, punctuation, spacing).
+    normalize: bool = False
+    fuzzy: FuzzySpec | None = None
+
+    @model_validator(mode="after")
+    def _something_to_compare(self) -> DedupSpec:
+        if not self.keys and self.fuzzy is None:
+            raise ValueError("dedup needs 'keys' (exact) or 'fuzzy' (or both)")
+        return self
+
+    @property
+    def records_duplicates(self) -> bool:
+        """Whether removed rows go to a duplicates table (normalised or fuzzy dedup)."""
+        return self.normalize or self.fuzzy is not None
+
+
+class MappingSpec(StrictModel):
+    """Map incoming columns to the declared ones when names differ (other systems, schema drift)."""
+
+    #: Proposals at or above this confidence (0-1) apply automatically; below, the ``mapping``
+    #: check fails listing them until one is accepted (``etl-assets mapping accept``).
+    threshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    #: Also compare column names by sentence embeddings (the embedding model resource).
+    embeddings: bool = False
+    #: Accepted mappings per source: ``{source: {source column: declared column}}``; merged in
+    #: from the sidecar file ``mappings/<spec file stem>.yaml`` by the loader.
+    accepted: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 class ZScoreSpec(StrictModel):
@@ -626,9 +727,24 @@ class CleanSpec(StrictModel):
     anomalies: AnomalySpec | None = None
     schema_drift: SchemaDriftSpec = Field(default_factory=SchemaDriftSpec)
 
+    #: Further sources with the same records under other column names, appended to ``from``
+    #: after their columns are mapped to the declared ones (needs ``mapping``).
+    also_from: list[str] = Field(default_factory=list)
+    mapping: MappingSpec | None = None
+
     @property
     def parsed_rules(self) -> list[Rule]:
         return [parse_rule(text) for text in self.rules]
+
+    @model_validator(mode="after")
+    def _also_from_needs_mapping(self) -> CleanSpec:
+        if self.also_from and self.mapping is None:
+            raise ValueError("also_from needs a 'mapping' block (its columns are mapped to the declared ones)")
+        return self
+
+    @property
+    def all_sources(self) -> list[str]:
+        return [self.source, *self.also_from]
 
     @field_validator("columns")
     @classmethod

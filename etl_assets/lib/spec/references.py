@@ -34,10 +34,17 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
     for name, clean in spec.clean.items():
         if (msg := _known(clean.source, sources, "source")) is not None:
             yield ("clean", name, "from"), msg
+        for k, other in enumerate(clean.also_from):
+            if (msg := _known(other, sources, "source")) is not None:
+                yield ("clean", name, "also_from", k), msg
+            elif spec.sources[other].partitioned != spec.sources[clean.source].partitioned if clean.source in spec.sources else False:
+                yield ("clean", name, "also_from", k), "also_from sources must be partitioned like the 'from' source"
         if clean.dedup is not None:
             for i, key in enumerate(clean.dedup.keys):
                 if (msg := _known(key, set(clean.columns), "column")) is not None:
                     yield ("clean", name, "dedup", "keys", i), msg
+            if clean.dedup.fuzzy is not None:
+                yield from _check_fuzzy(spec, name)
         if clean.anomalies is not None:
             yield from check_anomaly_references(spec, name)
 
@@ -51,6 +58,35 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
         what = "clean table" if export.layer == "clean" else "aggregate"
         if (msg := _known(export.table, tables, what)) is not None:
             yield ("exports", name, "from"), msg
+
+
+def _check_fuzzy(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:
+    """Fuzzy dedup fields, blocking terms and neighbourhoods name declared columns (or, for
+    blocking and neighbourhoods, a combined fuzzy field)."""
+    from etl_assets.lib.dedup.keys import parse_term
+
+    clean = spec.clean[name]
+    fuzzy = clean.dedup.fuzzy  # type: ignore[union-attr]
+    assert fuzzy is not None
+    declared = set(clean.columns)
+    base: Loc = ("clean", name, "dedup", "fuzzy")
+    for field_name, field_spec in fuzzy.field_specs.items():
+        columns = field_spec.columns or [field_name]
+        for k, column in enumerate(columns):
+            if (msg := _known(column, declared, "column")) is not None:
+                where: Loc = (*base, "fields", field_name, "columns", k) if field_spec.columns else (*base, "fields", field_name)
+                yield where, msg
+    usable = declared | set(fuzzy.fields)
+    for r, rule in enumerate(fuzzy.blocking):
+        for t, term in enumerate(rule):
+            if (msg := _known(parse_term(term)[1], usable, "column or fuzzy field")) is not None:
+                yield (*base, "blocking", r, t), msg
+    for h, hood in enumerate(fuzzy.neighbourhood):
+        for k, column in enumerate(hood.fields):
+            if (msg := _known(column, usable, "column or fuzzy field")) is not None:
+                yield (*base, "neighbourhood", h, "fields", k), msg
+    if fuzzy.id_column is not None and (msg := _known(fuzzy.id_column, declared, "column")) is not None:
+        yield (*base, "id_column"), msg
 
 
 def _check_aggregate(spec: PipelineSpec, name: str) -> Iterator[tuple[Loc, str]]:

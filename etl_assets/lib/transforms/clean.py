@@ -155,8 +155,11 @@ def _parse(arrays: ArrowColumns, spec: CleanSpec, problems: Problems, table: str
 
 
 def _drop_duplicates(typed: dict[str, pa.Array], spec: CleanSpec, keep: np.ndarray) -> int:
-    """Clear ``keep`` for the duplicates among the kept rows; return how many there were."""
-    if spec.dedup is None or not keep.any():
+    """Clear ``keep`` for the duplicates among the kept rows; return how many there were.
+
+    Normalised and fuzzy dedup (``records_duplicates``) run after cleaning, in
+    :func:`etl_assets.lib.dedup.clean_and_deduplicate`, which also returns the removed rows."""
+    if spec.dedup is None or spec.dedup.records_duplicates or not keep.any():
         return 0
     kept_positions = np.flatnonzero(keep)
     keys = _key_frame({key: typed[key] for key in spec.dedup.keys}, kept_positions, len(keep))
