@@ -137,6 +137,24 @@ def test_webhook_down_fails_the_tick_without_leaking_the_url(http_server: FaultS
     assert len(http_server.hits(HOOK)) == 2
 
 
+def test_unreachable_webhook_leaks_no_token_to_logs_or_errors(
+    http_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from etl_assets.defs.alerts import Alert
+
+    url = http_server.url("/services/T000/B000/SECRETTOKEN123?sig=QUERYSECRET")
+    http_server.stop()  # a closed port: urllib3's error text names the request path
+    http_server.start = lambda: None  # type: ignore[method-assign]
+    alert = Alert("run_failure", "p", None, None, "boom", "r1", "http://ui/runs/r1")
+    with caplog.at_level("WARNING"), pytest.raises(RuntimeError) as raised:
+        AlertWebhook(url=url, backoff_base_s=0, max_attempts=2).post(alert)
+    assert "retry 1/1" in caplog.text and "Connection refused" in caplog.text  # it did log
+    texts = [caplog.text, str(raised.value), repr(raised.value)]
+    texts += [str(e) for e in (raised.value.__cause__, raised.value.__context__) if e]
+    for text in texts:
+        assert "SECRETTOKEN123" not in text and "QUERYSECRET" not in text and "/services" not in text
+
+
 @pytest.mark.parametrize("configured", [False, True])
 def test_alerts_included_only_when_a_webhook_is_configured(
     monkeypatch: pytest.MonkeyPatch, configured: bool

@@ -1,7 +1,8 @@
 """``AlertWebhook``: where alerts are posted (a chat or incident webhook), as resource config.
 
 The URL usually embeds a secret token, so it comes from an ``EnvVar`` and is never logged:
-log lines and errors name the webhook by its host only. Posting uses the project's HTTP client
+log lines and errors name the webhook by its host only (its full URL, path and query are
+redacted from the client's warnings; the error raised carries no exception text). Posting uses the project's HTTP client
 (retries with backoff on 429/5xx/timeouts, circuit breaker), so a flaky webhook does not lose
 an alert: when it still fails, the sensor tick fails and Dagster evaluates it again.
 """
@@ -19,8 +20,25 @@ from etl_assets.defs.alerts.message import Alert
 from etl_assets.lib.sources.http import ClientSettings, HttpClient, HttpError, RetrySettings
 
 
+def secret_parts(url: str) -> list[str]:
+    """The parts of ``url`` that may hold its token, longest first: the URL itself, its path
+    with the query, the query, the path. Error texts from urllib3 embed only the path."""
+    parts = urlsplit(url)
+    path_query = parts.path + (f"?{parts.query}" if parts.query else "")
+    candidates = [url, path_query, parts.query, parts.path]
+    return sorted({c for c in candidates if c and c != "/"}, key=len, reverse=True)
+
+
+def redact(text: str, url: str, shown: str) -> str:
+    """``text`` with every secret-bearing part of ``url`` replaced by ``shown`` (the host)."""
+    for secret in secret_parts(url):
+        text = text.replace(secret, shown)
+    return text
+
+
 class _Redacting:
-    """The client's retry warnings, with the webhook URL replaced by its host."""
+    """The client's retry warnings, with the webhook URL (or its path, or its query)
+    replaced by its host."""
 
     def __init__(self, secret: str, shown: str):
         self._secret = secret
@@ -28,7 +46,7 @@ class _Redacting:
         self._log = logging.getLogger(__name__)
 
     def warning(self, message: str) -> None:
-        self._log.warning(message.replace(self._secret, self._shown))
+        self._log.warning(redact(message, self._secret, self._shown))
 
 
 class AlertWebhook(ConfigurableResource):
@@ -61,13 +79,17 @@ class AlertWebhook(ConfigurableResource):
 
     def post(self, alert: Alert) -> None:
         body = json.dumps(alert.payload(), ensure_ascii=False).encode("utf-8")
+        failure: HttpError | None = None
         try:
             self.client().request(
                 "POST", self.url, headers={"Content-Type": "application/json"}, data=body
             )
         except HttpError as error:
-            # the client's message holds the URL; replace it with the host-only form
+            failure = error
+        if failure is not None:
+            # raised outside the except block, so the client's error (its message holds the
+            # URL) is neither the cause nor the context: only the host-only form is shown
             raise RuntimeError(
-                f"alert webhook {self.shown} did not accept the alert "
-                f"({type(error).__name__}, HTTP {error.status or '-'}, {error.attempts} attempt(s))"
-            ) from None
+                f"alert webhook {self.shown} did not accept the alert ({type(failure).__name__}, "
+                f"HTTP {failure.status or '-'}, {failure.attempts} attempt(s))"
+            )

@@ -137,6 +137,22 @@ def test_connection_refused_is_transient(http_server: FaultServer) -> None:
     http_server.start = lambda: None  # type: ignore[method-assign]
 
 
+def test_connection_failure_reason_carries_no_exception_text(
+    http_server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # urllib3's text embeds the path ("...with url: /hooks/<token>"); the reason must not
+    url = http_server.url("/hooks/PATH-TOKEN-42")
+    http_server.stop()
+    with pytest.raises(TransientHttpError) as raised:
+        client(max_attempts=2).request("POST", url, data=b"{}")
+    message = str(raised.value)
+    assert "connection failed (ConnectionError: ConnectionRefusedError: Connection refused)" in message
+    assert message.count("PATH-TOKEN-42") == 1  # in the URL the client names, not in the reason
+    assert "Max retries" not in message and "with url" not in message
+    assert "with url" not in caplog.text and caplog.text.count("PATH-TOKEN-42") == 1
+    http_server.start = lambda: None  # type: ignore[method-assign]
+
+
 def test_retry_after_longer_than_allowed_fails_fast(http_server: FaultServer) -> None:
     http_server.script("GET", "/later", Reply(503, headers={"Retry-After": "3600"}))
     sleeps = Sleeps()

@@ -241,7 +241,32 @@ def parse_json(response: requests.Response, shown: str) -> Any:
 def _describe(error: Exception, timeout_s: float) -> str:
     if isinstance(error, requests.Timeout):
         return f"no reply within {timeout_s:g}s ({type(error).__name__})"
-    return f"connection failed ({type(error).__name__}: {str(error)[:_SNIPPET]})"
+    return f"connection failed ({type(error).__name__}: {root_cause(error)})"
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost reason of a connection failure (``ConnectionRefusedError: Connection
+    refused``), built from exception types and OS error strings only.
+
+    Never the exceptions' own text: urllib3 embeds the request path in it (``...with url:
+    /services/T000/B000/<token>``), and webhook or API paths can carry secrets.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    innermost = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        innermost = current
+        if isinstance(current, OSError) and current.strerror:
+            return f"{type(current).__name__}: {current.strerror}"
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+        elif current.args and isinstance(current.args[-1], BaseException):
+            current = current.args[-1]
+        else:
+            current = current.__cause__ or current.__context__
+    return type(innermost).__name__
 
 
 def _hint(status: int) -> str:
