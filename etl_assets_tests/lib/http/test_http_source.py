@@ -71,6 +71,30 @@ def test_offset_pagination_stops_on_a_short_page(http_server: FaultServer) -> No
     assert [r.query["offset"] for r in http_server.hits("/o")] == ["0", "2", "4"]
 
 
+@pytest.mark.parametrize("kind", ["offset", "page"])
+def test_server_capping_the_page_size_is_read_to_the_end(
+    http_server: FaultServer, kind: str
+) -> None:
+    records = [{"id": i} for i in range(500)]
+    cap = 50  # the server ignores any larger requested size
+
+    def pages(request: Recorded) -> Reply:
+        limit = min(int(request.query["limit"]), cap)
+        start = (
+            int(request.query["offset"])
+            if kind == "offset"
+            else (int(request.query["page"]) - 1) * limit
+        )
+        return Reply(200, records[start : start + limit])
+
+    http_server.route("GET", "/capped", pages)
+    spec = http_spec(
+        http_server.url("/capped"), pagination={"type": kind, "size_param": "limit", "size": 100}
+    )
+    assert read(spec)["id"].tolist() == list(range(500))
+    assert len(http_server.hits("/capped")) == 11  # ten short pages, then the empty one
+
+
 def test_cursor_pagination(http_server: FaultServer) -> None:
     tokens = {None: ("a", ITEMS[:2]), "a": ("b", ITEMS[2:4]), "b": (None, ITEMS[4:])}
 

@@ -1,8 +1,9 @@
 """Walk an API's pages: page number, offset, cursor token or ``Link`` header.
 
 Each strategy yields :class:`Page` objects (the URL as requested, the page's number, its
-records) and stops on the API's own signal: an empty page (or a short one when the page size
-is known), a missing cursor, no ``rel="next"`` link. ``max_pages`` turns a server that never
+records) and stops on the API's own signal: an empty page (or a short one, once an earlier page came
+back at the full requested ``size``: servers that cap the page size below the requested one
+only ever return short pages), a missing cursor, no ``rel="next"`` link. ``max_pages`` turns a server that never
 stops into an error instead of an endless run. A page that fails (it vanished mid-way: 404,
 or any other error) fails the whole read, naming the page and how far it got: a table with
 silently missing pages would look complete downstream.
@@ -56,6 +57,7 @@ def iter_pages(
     seen_cursors: set[str] = set()
     next_url: str | None = url
     received = 0
+    full_page_seen = False
     for number in range(1, pagination.max_pages + 2):
         if number > pagination.max_pages:
             raise TerminalHttpError(
@@ -94,7 +96,12 @@ def iter_pages(
         yield Page(number, shown, records)
         if kind == "none":
             return
-        short = pagination.size is not None and len(records) < pagination.size
+        # A short page ends the walk only once the server has shown it honours ``size`` (an
+        # earlier page came back full): a server that caps the page size below the requested
+        # one returns only short pages, and the walk goes on until an empty page.
+        if pagination.size is not None and len(records) >= pagination.size:
+            full_page_seen = True
+        short = full_page_seen and len(records) < (pagination.size or 0)
         if kind == "page":
             if not records or short:
                 return
