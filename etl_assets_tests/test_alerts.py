@@ -13,6 +13,7 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DailyPartitionsDefinition,
+    EventRecordsFilter,
     Output,
     SensorResult,
     asset,
@@ -98,21 +99,27 @@ def test_run_failure_posts_pipeline_asset_partition_error_and_link(
     assert "T0KEN-SECRET" not in caplog.text  # the retry warning names the host only
 
 
+def evaluator(instance: DagsterInstance, server: FaultServer):
+    sensor_def = build_check_failure_sensor()
+
+    def evaluate(cursor: str | None) -> SensorResult:
+        context = build_sensor_context(
+            instance=instance, cursor=cursor, resources={"alert_webhook": webhook(server)}
+        )
+        result = sensor_def(context)
+        assert isinstance(result, SensorResult)
+        return result
+
+    return evaluate
+
+
 def test_check_failure_posted_once(http_server: FaultServer) -> None:
     http_server.script("POST", HOOK, Reply(200, {"ok": True}))
-    sensor_def = build_check_failure_sensor()
     with DagsterInstance.ephemeral() as instance:
+        evaluate = evaluator(instance, http_server)
+        start = evaluate(None)  # first tick: sets the cursor, posts nothing
         materialize([checked], instance=instance, raise_on_error=False)
-
-        def evaluate(cursor: str | None) -> SensorResult:
-            context = build_sensor_context(
-                instance=instance, cursor=cursor, resources={"alert_webhook": webhook(http_server)}
-            )
-            result = sensor_def(context)
-            assert isinstance(result, SensorResult)
-            return result
-
-        first = evaluate(None)
+        first = evaluate(start.cursor)
         assert len(http_server.hits(HOOK)) == 1
         again = evaluate(first.cursor)
         assert len(http_server.hits(HOOK)) == 1 and again.cursor == first.cursor
@@ -122,6 +129,51 @@ def test_check_failure_posted_once(http_server: FaultServer) -> None:
     assert len(bodies) == 2
     assert bodies[0]["kind"] == "check_failure" and bodies[0]["asset"] == "shop/agg/totals"
     assert bodies[0]["error"] == "check row_conservation (ERROR): 10 rows in but 9 out"
+
+
+def test_first_tick_does_not_replay_history(http_server: FaultServer) -> None:
+    http_server.script("POST", HOOK, Reply(200, {"ok": True}))
+    with DagsterInstance.ephemeral() as instance:
+        evaluate = evaluator(instance, http_server)
+        old = materialize([checked], instance=instance, raise_on_error=False)  # before enabling
+        records = instance.event_log_storage.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
+            limit=1,
+            ascending=False,
+        )
+        first = evaluate(None)
+        assert first.cursor == str(records[0].storage_id)  # the latest check evaluation
+        assert http_server.hits(HOOK) == []
+        assert evaluate(first.cursor).cursor == first.cursor and http_server.hits(HOOK) == []
+        new = materialize([checked], instance=instance, raise_on_error=False)
+        evaluate(first.cursor)
+    assert [r.json()["run_id"] for r in http_server.hits(HOOK)] == [new.run_id]
+    assert old.run_id != new.run_id
+
+
+def test_failed_post_mid_batch_keeps_the_alerts_already_posted(http_server: FaultServer) -> None:
+    replies = iter([Reply(200, {"ok": True}), Reply(400, {"error": "bad"})])
+    http_server.route("POST", HOOK, lambda _: next(replies, Reply(200, {"ok": True})))
+    with DagsterInstance.ephemeral() as instance:
+        evaluate = evaluator(instance, http_server)
+        start = evaluate(None)
+        runs = [
+            materialize([checked], instance=instance, raise_on_error=False).run_id for _ in range(3)
+        ]
+        failing = evaluate(start.cursor)  # run 1 posted, run 2 refused (400, not retried)
+        assert len(http_server.hits(HOOK)) == 2
+        assert failing.skip_reason is not None
+        assert "did not accept the alert" in failing.skip_reason.skip_message
+        assert "1 alert(s) posted" in failing.skip_reason.skip_message
+        evaluations = instance.event_log_storage.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
+            ascending=True,
+        )
+        assert failing.cursor == str(evaluations[0].storage_id)  # run 1's alert is done
+        done = evaluate(failing.cursor)  # runs 2 and 3, each once
+        assert done.cursor == str(evaluations[-1].storage_id) and done.skip_reason is None
+    posted = [r.json()["run_id"] for r in http_server.hits(HOOK)]
+    assert posted == [runs[0], runs[1], runs[1], runs[2]]  # only the refused alert is re-sent
 
 
 def test_webhook_down_fails_the_tick_without_leaking_the_url(http_server: FaultServer) -> None:
@@ -152,7 +204,9 @@ def test_unreachable_webhook_leaks_no_token_to_logs_or_errors(
     texts = [caplog.text, str(raised.value), repr(raised.value)]
     texts += [str(e) for e in (raised.value.__cause__, raised.value.__context__) if e]
     for text in texts:
-        assert "SECRETTOKEN123" not in text and "QUERYSECRET" not in text and "/services" not in text
+        assert (
+            "SECRETTOKEN123" not in text and "QUERYSECRET" not in text and "/services" not in text
+        )
 
 
 @pytest.mark.parametrize("configured", [False, True])

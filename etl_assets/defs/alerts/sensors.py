@@ -3,11 +3,16 @@
 - ``etl_assets_run_failure_alert`` (``@run_failure_sensor``, every job of the code location):
   pipeline, the failed step's asset, the partition, the error's first line, a link to the run.
 - ``etl_assets_check_failure_alert``: reads the event log for asset check evaluations that did
-  not pass since its cursor (the last storage id seen, returned in ``SensorResult``), so each
-  failed check is posted once, with the check's own description as the error.
+  not pass since its cursor (the last storage id handled, returned in ``SensorResult``), so
+  each failed check is posted once, with the check's own description as the error. Its first
+  tick (no cursor) posts nothing: it sets the cursor to the latest check evaluation's storage
+  id, so enabling it on an instance with history does not replay every past failure.
 
 Both write the message to the sensor's log too, so it is in Dagster even when no one reads the
-chat. When posting fails the tick fails and the cursor does not move: the alert is retried.
+chat. When posting fails, the run failure sensor's tick fails and Dagster retries the alert;
+the check sensor keeps the alerts already posted (its cursor moves to the last one), reports
+the failure in its log and as the tick's skip reason, and tries the failed alert again at the
+next tick.
 """
 
 from __future__ import annotations
@@ -103,9 +108,23 @@ def build_check_failure_sensor(minimum_interval_seconds: int = 30) -> SensorDefi
     def check_failure(
         context: SensorEvaluationContext, alert_webhook: AlertWebhook
     ) -> SensorResult:
-        after = int(context.cursor) if context.cursor else None
+        storage = context.instance.event_log_storage
+        if not context.cursor:
+            # first tick (sensor just enabled, maybe on an instance with history): start from
+            # now, so past failures are not replayed as a burst of stale alerts
+            latest = storage.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION),
+                limit=1,
+                ascending=False,
+            )
+            start = latest[0].storage_id if latest else 0
+            return SensorResult(
+                cursor=str(start),
+                skip_reason=f"alerting on check evaluations after event storage id {start}",
+            )
+        after = int(context.cursor)
         # the storage's query (the instance-level one is deprecated; no fetch_* for check events)
-        records = context.instance.event_log_storage.get_event_records(
+        records = storage.get_event_records(
             EventRecordsFilter(
                 event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
             ),
@@ -113,11 +132,12 @@ def build_check_failure_sensor(minimum_interval_seconds: int = 30) -> SensorDefi
             ascending=True,
         )
         cursor = after
+        posted = 0
         for record in records:
-            cursor = record.storage_id
             event = record.event_log_entry.dagster_event
             evaluation = event.event_specific_data if event is not None else None
             if not isinstance(evaluation, AssetCheckEvaluation) or evaluation.passed:
+                cursor = record.storage_id
                 continue
             run = context.instance.get_run_by_id(record.run_id)
             asset = evaluation.asset_key.to_user_string()
@@ -134,7 +154,19 @@ def build_check_failure_sensor(minimum_interval_seconds: int = 30) -> SensorDefi
                 run_url=run_url(alert_webhook.ui_base_url, record.run_id),
             )
             context.log.error(alert.text)
-            alert_webhook.post(alert)
-        return SensorResult(cursor=str(cursor) if cursor is not None else context.cursor)
+            try:
+                alert_webhook.post(alert)
+            except RuntimeError as error:  # what AlertWebhook.post raises (URL-free message)
+                # keep what was posted: the cursor stops just before this alert, which the
+                # next tick tries again; the tick reports the failure as its skip reason
+                message = (
+                    f"{error}; {posted} alert(s) posted this tick, the rest (from event "
+                    f"storage id {record.storage_id}) is tried again at the next tick"
+                )
+                context.log.error(message)
+                return SensorResult(cursor=str(cursor), skip_reason=message)
+            posted += 1
+            cursor = record.storage_id
+        return SensorResult(cursor=str(cursor))
 
     return check_failure
