@@ -81,7 +81,7 @@ def build_export_asset(
         client = client_for(limits, http_client.get_client().configured(fresh_stats=True))
         client.log = context.log
         with classified_errors(f"export {name!r}"):
-            headers = {**options.headers, **auth_headers(options.auth, name=name)}
+            auth = auth_headers(options.auth, name=name)
         parts = (
             list(table.groupby(PARTITION_COLUMN, sort=True, observed=True))
             if partitioned and PARTITION_COLUMN in table
@@ -97,7 +97,8 @@ def build_export_asset(
                 client,
                 batch_size=options.batch_size,
                 namespace=namespace,
-                headers=headers,
+                headers=options.headers,
+                auth=auth,
                 records_field=options.records_field,
                 duplicate_statuses=tuple(options.duplicate_statuses),
             )

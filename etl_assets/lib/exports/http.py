@@ -128,8 +128,11 @@ def post_rows(
     headers: Mapping[str, str] | None = None,
     records_field: str | None = None,
     duplicate_statuses: tuple[int, ...] = (409,),
+    auth: Mapping[str, str] | None = None,
 ) -> LoadReport:
-    """POST ``frame`` in batches (see the module docstring); never raises for a failed batch."""
+    """POST ``frame`` in batches (see the module docstring); never raises for a failed batch.
+
+    ``auth``: credential headers, stripped from any redirect that leaves ``url``'s origin."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     report = LoadReport(url=url)
@@ -140,7 +143,7 @@ def post_rows(
         key = batch_key(namespace, index, payload)
         request_headers = {**base_headers, IDEMPOTENCY_HEADER: key}
         try:
-            response = client.request("POST", url, headers=request_headers, data=payload)
+            response = client.request("POST", url, headers=request_headers, data=payload, auth=auth)
         except HttpError as error:
             if error.status in duplicate_statuses:
                 report.batches.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
@@ -189,6 +190,65 @@ def test_auth_token_from_environment(
     )
     read(api_key)
     assert http_server.hits("/secure")[-1].headers["x-api-key"] == "tok-123"
+
+
+@pytest.fixture
+def other_origin() -> Iterator[FaultServer]:
+    """A second server: same host, another port, so another origin (a third party)."""
+    server = FaultServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+API_KEY = {"token_env": "API_TOKEN_FOR_TEST", "header": "X-Api-Key", "scheme": None}
+
+
+@pytest.mark.parametrize("auth", [API_KEY, {"token_env": "API_TOKEN_FOR_TEST"}])
+def test_token_not_sent_to_a_next_link_on_another_origin(
+    http_server: FaultServer,
+    other_origin: FaultServer,
+    monkeypatch: pytest.MonkeyPatch,
+    auth: dict,
+) -> None:
+    monkeypatch.setenv("API_TOKEN_FOR_TEST", "tok-123")
+    # page 1 on the API, page 2 on another origin, page 3 back on the API
+    to_other = {"Link": f'<{other_origin.url("/cdn?p=2")}>; rel="next"'}
+    back = {"Link": f'<{http_server.url("/api?p=3")}>; rel="next"'}
+    http_server.route(
+        "GET",
+        "/api",
+        lambda r: Reply(200, ITEMS[4:]) if r.query else Reply(200, ITEMS[:2], to_other),
+    )
+    other_origin.script("GET", "/cdn", Reply(200, ITEMS[2:4], back))
+    frame = read(http_spec(http_server.url("/api"), pagination={"type": "link"}, auth=auth))
+    assert frame["id"].tolist() == [1, 2, 3, 4, 5]  # every page read
+    header = auth.get("header", "Authorization").lower()
+    own = http_server.hits("/api")
+    assert len(own) == 2 and all(header in r.headers for r in own)  # back on its origin: sent
+    assert [header in r.headers for r in other_origin.hits("/cdn")] == [False]
+
+
+@pytest.mark.parametrize("auth", [API_KEY, {"token_env": "API_TOKEN_FOR_TEST"}])
+def test_token_stripped_from_a_redirect_to_another_origin(
+    http_server: FaultServer,
+    other_origin: FaultServer,
+    monkeypatch: pytest.MonkeyPatch,
+    auth: dict,
+) -> None:
+    monkeypatch.setenv("API_TOKEN_FOR_TEST", "tok-123")
+    http_server.script("GET", "/moved", Reply(302, None, {"Location": other_origin.url("/new")}))
+    http_server.script("GET", "/here", Reply(302, None, {"Location": "/there"}))
+    http_server.script("GET", "/there", Reply(200, ITEMS[:1]))
+    other_origin.script("GET", "/new", Reply(200, ITEMS))
+    header = auth.get("header", "Authorization").lower()
+    assert len(read(http_spec(http_server.url("/moved"), auth=auth))) == 5
+    assert header in http_server.hits("/moved")[0].headers
+    assert header not in other_origin.hits("/new")[0].headers
+    read(http_spec(http_server.url("/here"), auth=auth))  # a redirect within the origin keeps it
+    assert http_server.hits("/there")[0].headers[header].endswith("tok-123")
 
 
 def test_partitioned_source_substitutes_the_key(http_server: FaultServer) -> None:

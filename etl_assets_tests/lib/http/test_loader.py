@@ -93,3 +93,27 @@ def test_keys_are_stable_and_distinct() -> None:
         )
         == 4
     )
+
+
+def test_token_stripped_when_the_endpoint_redirects_to_another_origin(
+    http_server: FaultServer,
+) -> None:
+    elsewhere = FaultServer()  # same host, another port: another origin
+    elsewhere.start()
+    try:
+        http_server.script("POST", "/import", Reply(307, None, {"Location": elsewhere.url("/in")}))
+        elsewhere.script("POST", "/in", Reply(201, {"ok": True}))
+        report = post_rows(
+            FRAME.head(3),
+            http_server.url("/import"),
+            client(),
+            headers={"X-Trace": "t1"},
+            auth={"X-Api-Key": "tok-123"},
+        )
+        assert report.ok
+        assert http_server.hits("/import")[0].headers["x-api-key"] == "tok-123"
+        landed = elsewhere.hits("/in")
+        assert len(landed) == 1 and len(landed[0].json()) == 3  # the batch arrived
+        assert "x-api-key" not in landed[0].headers and landed[0].headers["x-trace"] == "t1"
+    finally:
+        elsewhere.stop()

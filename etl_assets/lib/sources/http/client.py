@@ -13,6 +13,8 @@ classification of the outcome:
 
 The requests library's session does the connection pooling; ``sleep`` and ``rng`` are
 injectable so tests run fast and deterministic. Nothing here logs or raises request headers.
+Credential headers (``auth=``) go only where the caller sends them and never follow a redirect
+to another origin.
 """
 
 from __future__ import annotations
@@ -77,6 +79,43 @@ class ClientStats:
         }
 
 
+def same_origin(url: str, other: str) -> bool:
+    """Same scheme, host and port (a missing port is the scheme's default): where a token
+    configured for ``url`` may be sent."""
+    a, b = urlsplit(url), urlsplit(other)
+    default = {"http": 80, "https": 443}
+    return (a.scheme.lower(), a.hostname, a.port or default.get(a.scheme.lower())) == (
+        b.scheme.lower(),
+        b.hostname,
+        b.port or default.get(b.scheme.lower()),
+    )
+
+
+class CredentialSafeSession(requests.Session):
+    """A session that drops every credential header, not only ``Authorization``, when a
+    redirect leaves the origin (another host, port or scheme).
+
+    requests strips ``Authorization`` alone on such a redirect, so an API-key header
+    (``X-Api-Key``) would reach the third-party host. The client registers the names of the
+    headers it sends as credentials (``HttpClient.request(..., auth=...)``) in
+    ``credential_headers``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.credential_headers: set[str] = set()
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        super().rebuild_auth(prepared_request, response)
+        previous = response.request.url or ""
+        if not same_origin(previous, prepared_request.url or ""):
+            for name in list(prepared_request.headers):
+                if name.lower() in self.credential_headers:
+                    del prepared_request.headers[name]
+
+
 def shown_url(url: str, params: Mapping[str, Any] | None) -> str:
     """The URL as sent (query included), for messages and lineage (encoded as requests does)."""
     if not params:
@@ -91,7 +130,7 @@ class HttpClient:
         self,
         settings: ClientSettings | None = None,
         *,
-        session: requests.Session | None = None,
+        session: CredentialSafeSession | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         log: logging.Logger | Any | None = None,
@@ -99,7 +138,7 @@ class HttpClient:
         stats: ClientStats | None = None,
     ):
         self.settings = settings or ClientSettings()
-        self.session = session or requests.Session()
+        self.session = session or CredentialSafeSession()
         self.session.headers["User-Agent"] = self.settings.user_agent
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -144,9 +183,18 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
+        auth: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """The response of the first attempt that is not a transient failure (see module doc)."""
+        """The response of the first attempt that is not a transient failure (see module doc).
+
+        ``auth``: credential headers for ``url``'s origin; sent like ``headers``, but stripped
+        from any redirect to another origin (see :class:`CredentialSafeSession`). The caller
+        passes them only for requests to the origin the token was configured for.
+        """
         shown = f"{method} {shown_url(url, params)}"
+        send_headers = {**(headers or {}), **(auth or {})}
+        if auth:
+            self.session.credential_headers.update(name.lower() for name in auth)
         breaker = self.breaker(url)
         retry = self.settings.retry
         attempt = 0
@@ -162,7 +210,7 @@ class HttpClient:
                     method,
                     url,
                     params=params,
-                    headers=dict(headers or {}),
+                    headers=send_headers,
                     data=data,
                     timeout=self.settings.timeout_s,
                 )
@@ -215,9 +263,10 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        auth: Mapping[str, str] | None = None,
     ) -> tuple[Any, requests.Response]:
         """The parsed JSON body of a GET and the response (for its headers)."""
-        response = self.request("GET", url, params=params, headers=headers)
+        response = self.request("GET", url, params=params, headers=headers, auth=auth)
         return parse_json(response, f"GET {shown_url(url, params)}"), response
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
-from etl_assets.lib.sources.http.client import HttpClient, shown_url
+from etl_assets.lib.sources.http.client import HttpClient, same_origin, shown_url
 from etl_assets.lib.sources.http.errors import HttpError, MalformedResponseError, TerminalHttpError
 from etl_assets.lib.sources.http.flatten import records_at
 from etl_assets.lib.spec.models import HttpPaginationSpec
@@ -46,7 +46,10 @@ def iter_pages(
     headers: Mapping[str, str],
     pagination: HttpPaginationSpec,
     record_path: str | None,
+    auth: Mapping[str, str] | None = None,
 ) -> Iterator[Page]:
+    """The pages of ``url``; ``auth`` (credential headers) goes only to requests on ``url``'s
+    origin: a ``next`` link to another host or port gets ``headers`` alone."""
     kind = pagination.type
     base = dict(params)
     if pagination.size_param and pagination.size:
@@ -80,7 +83,12 @@ def iter_pages(
                 query = {}  # the next link carries its own query
         shown = shown_url(request_url, query)
         try:
-            document, response = client.get_json(request_url, params=query, headers=headers)
+            document, response = client.get_json(
+                request_url,
+                params=query,
+                headers=headers,
+                auth=auth if same_origin(request_url, url) else None,
+            )
             records = records_at(document, record_path, f"GET {shown}")
         except HttpError as error:
             if number == 1:

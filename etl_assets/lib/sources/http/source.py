@@ -6,7 +6,9 @@ partitioned source, ``_partition``. A partitioned source puts ``{partition}`` in
 parameter (``params: {date: "{partition}"}``); each key is fetched on its own.
 
 The auth token is read from the environment variable the spec names (``auth.token_env``) when
-the read starts, as Dagster's ``EnvVar`` does, and only ever put in the request header.
+the read starts, as Dagster's ``EnvVar`` does, and only ever put in the request header of
+requests to the configured URL's origin (scheme, host and port): not on ``next`` links to other
+hosts, and stripped from redirects that leave the origin.
 """
 
 from __future__ import annotations
@@ -81,16 +83,17 @@ def _walk(
     name: str,
     partition_key: str | None = None,
 ) -> None:
-    headers = {**options.headers, **auth_headers(options.auth, name=name)}
+    auth = auth_headers(options.auth, name=name)
     url = _substitute(options.url, partition_key)
     params = {k: _substitute(v, partition_key) for k, v in options.params.items()}
     for page in iter_pages(
         client,
         url,
         params=params,
-        headers=headers,
+        headers=options.headers,
         pagination=options.pagination,
         record_path=options.record_path,
+        auth=auth,
     ):
         into.records.extend(page.records)
         into.pages.extend([page.url] * len(page.records))
