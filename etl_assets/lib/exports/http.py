@@ -19,12 +19,14 @@ others; the :class:`LoadReport` lists each batch with its outcome, and
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 
 from etl_assets.lib.sources.http.client import HttpClient
 from etl_assets.lib.sources.http.errors import HttpError, TransientHttpError
@@ -111,9 +113,45 @@ def batch_key(namespace: str, index: int, payload: bytes) -> str:
     return digest.hexdigest()[:40]
 
 
+def _is_date_column(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_date(dtype.pyarrow_dtype)
+    if not pd.api.types.is_object_dtype(dtype):
+        return False
+    values = series.dropna()
+    return len(values) > 0 and all(
+        isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values
+    )
+
+
+def _iso_instant(stamp: pd.Timestamp) -> str:
+    text = stamp.isoformat(timespec="microseconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _json_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with dates and zoned timestamps as the strings the payload promises
+    (``to_json`` alone sends dates as midnight datetimes and converts every instant to UTC)."""
+    out = frame.copy()  # copy-on-write: cheap, and the caller's frame is left alone
+    for position, (_, series) in enumerate(frame.items()):
+        if _is_date_column(series):
+            values = [None if pd.isna(v) else v.isoformat() for v in series]
+        elif isinstance(series.dtype, pd.DatetimeTZDtype):
+            values = [None if pd.isna(v) else _iso_instant(v) for v in series]
+        else:
+            continue
+        out.isetitem(position, pd.Series(values, index=series.index, dtype=object))
+    return out
+
+
 def batch_payload(frame: pd.DataFrame, records_field: str | None) -> bytes:
-    """Rows as JSON records: nulls as null, instants in ISO 8601 (UTC offset kept)."""
-    records = frame.to_json(orient="records", date_format="iso", date_unit="us", force_ascii=False)
+    """Rows as JSON records: nulls as null; dates as ``YYYY-MM-DD``; timestamps in ISO 8601
+    with microseconds and their own UTC offset (``2024-01-01T10:00:00.000000+02:00``; a zero
+    offset as ``Z``); naive timestamps without an offset, as stored."""
+    records = _json_ready(frame).to_json(
+        orient="records", date_format="iso", date_unit="us", force_ascii=False
+    )
     text = records if records_field is None else f'{{"{records_field}": {records}}}'
     return text.encode("utf-8")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import random
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from etl_assets.lib.exports import ExportError, batch_key, post_rows
+from etl_assets.lib.exports.http import batch_payload
 from etl_assets.lib.sources.http import ClientSettings, HttpClient, RetrySettings
 from etl_assets_tests.servers.http import FaultServer, Reply
 from etl_assets_tests.servers.ingest import Ingest
@@ -117,3 +121,29 @@ def test_token_stripped_when_the_endpoint_redirects_to_another_origin(
         assert "x-api-key" not in landed[0].headers and landed[0].headers["x-trace"] == "t1"
     finally:
         elsewhere.stop()
+
+
+def test_payload_dates_and_instants_keep_their_form() -> None:
+    frame = pd.DataFrame(
+        {
+            "day": pd.array([dt.date(2024, 3, 1), None], dtype=pd.ArrowDtype(pa.date32())),
+            "day_obj": [dt.date(2024, 3, 2), None],
+            "plus2": pd.to_datetime(["2024-01-01T10:00:00+02:00", None]).as_unit("us"),
+            "berlin": pd.to_datetime(["2024-07-01 10:00:00.25", None])
+            .tz_localize("Europe/Berlin")
+            .as_unit("us"),
+            "utc": pd.to_datetime(["2024-01-01 08:00", None]).tz_localize("UTC"),
+            "naive": pd.to_datetime(["2024-01-01 10:00", None]),
+        }
+    )
+    rows = json.loads(batch_payload(frame, "items"))["items"]
+    assert rows[0] == {
+        "day": "2024-03-01",
+        "day_obj": "2024-03-02",
+        "plus2": "2024-01-01T10:00:00.000000+02:00",  # the offset kept, not 08:00Z
+        "berlin": "2024-07-01T10:00:00.250000+02:00",  # summer time
+        "utc": "2024-01-01T08:00:00.000000Z",
+        "naive": "2024-01-01T10:00:00.000000",
+    }
+    assert set(rows[1].values()) == {None}
+    assert frame["plus2"].dtype == "datetime64[us, UTC+02:00]"  # the caller's frame untouched
