@@ -164,8 +164,8 @@ class HttpPaginationSpec(StrictModel):
     """How an API splits its records over pages; see ``etl_assets.lib.sources.http.pagination``."""
 
     #: ``none``: one request. ``page``: ``page_param`` = 1, 2, ...; ``offset``: ``offset_param``
-    #: advances by the records received; both stop at an empty (or short, when ``size`` is set)
-    #: page. ``cursor``: the token at ``cursor_path`` in each reply is sent as ``cursor_param``
+    #: advances by the records received; both stop at an empty page, or at a short one once an
+    #: earlier page came back at the full ``size`` (servers may cap the page size). ``cursor``: the token at ``cursor_path`` in each reply is sent as ``cursor_param``
     #: until it is missing or empty. ``link``: follow the ``Link: <...>; rel="next"`` header.
     type: Literal["none", "page", "offset", "cursor", "link"] = "none"
     page_param: str = "page"
