@@ -35,7 +35,8 @@ from dagster import (
 
 from etl_assets.factory.keys import agg_key, clean_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
-from etl_assets.lib.quality.consistency import OrphanReport, find_orphans
+from etl_assets.lib.quality.consistency import OrphanReport
+from etl_assets.lib.quality.row_score import reference_orphans
 from etl_assets.lib.quality.schema import (
     SchemaReport,
     build_aggregate_schema,
@@ -224,11 +225,13 @@ def evaluate_clean(
     stats: CleanStats,
     referenced: dict[str, pd.DataFrame] | None = None,
     context: AssetExecutionContext | None = None,
+    missing: dict[str, str] | None = None,
 ) -> QualityOutcome:
     """Run the schema, references and score of clean table ``name`` on the frame just built.
 
     ``referenced`` maps each referenced clean table to its frame; when omitted they are loaded
-    through the IO managers of ``context``.
+    through the IO managers of ``context``. ``missing``: why a referenced table given as absent
+    could not be loaded (see :func:`load_referenced`), for the references check's description.
     """
     clean = spec.clean[name]
     quality = _quality(clean.quality)
@@ -236,20 +239,14 @@ def evaluate_clean(
     schema = build_schema(clean, name=f"{spec.pipeline}/clean/{name}")
     report = validate_frame(frame, schema, sample_size=SAMPLE_ROWS, pii_columns=pii_columns(clean))
 
-    missing: dict[str, str] = {}
+    missing: dict[str, str] = dict(missing or {})
     if referenced is None:
         referenced, missing = load_referenced(context, spec, name) if context is not None else ({}, {})
-    orphans: dict[str, OrphanReport] = {}
+    orphans, not_given = reference_orphans(clean, name, frame, referenced)
     unchecked: dict[str, str] = {}
-    for column, declared in clean.columns.items():
-        if declared.reference is None:
-            continue
-        table, ref_column = declared.reference
-        if table != name and table not in referenced:
-            unchecked[column] = missing.get(table, f"{table} not given")
-            continue
-        target = frame if table == name else referenced[table]
-        orphans[column] = find_orphans(frame[column], target[ref_column], column=column, references=declared.references or "")
+    for column in not_given:
+        table = clean.columns[column].reference[0]  # type: ignore[index]
+        unchecked[column] = missing.get(table, f"{table} not given")
 
     rules_checked = sum(len(schema.columns[c].checks) for c in schema.columns) + len(clean.rules)
     score = score_table(
