@@ -63,6 +63,15 @@ def _severity(level: str) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if level == "error" else AssetCheckSeverity.WARN
 
 
+def _score_description(quality: QualitySpec) -> str:
+    """The quality_score check's description: its threshold and what failing it does."""
+    effect = "ERROR, blocks downstream" if quality.severity == "error" else "WARN, does not block"
+    return (
+        f"quality score (0-100: mean of completeness, uniqueness, validity, consistency"
+        f"{', timeliness' if quality.freshness_column else ''}) at least {quality.min_score:g} ({effect})"
+    )
+
+
 def _referenced_tables(spec: PipelineSpec, name: str) -> list[str]:
     """Other clean tables this one references (a self-reference reads the frame itself)."""
     found = {c.reference[0] for c in spec.clean[name].columns.values() if c.reference is not None}
@@ -76,11 +85,13 @@ def clean_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]:
     clean = spec.clean[name]
     quality = _quality(clean.quality)
     key = clean_key(spec.pipeline, name)
+    scope = " within the partitions of the run" if spec.is_clean_partitioned(name) else ""
     specs = [
         AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=quality.schema_blocking,
-                       description="declared types, nullability, unique, ranges, allowed values, patterns, semantic types and rules (pandera)"),
+                       description="declared types, nullability, unique, ranges, allowed values, patterns, semantic types and rules (pandera)"
+                       + (f"; unique and self-references are checked{scope}" if scope else "")),
         AssetCheckSpec(SCORE_CHECK, asset=key, blocking=quality.severity == "error",
-                       description=f"quality score (0-100) at least {quality.min_score:g}"),
+                       description=_score_description(quality)),
     ]
     if any(c.references is not None for c in clean.columns.values()):
         specs.append(AssetCheckSpec(REFERENCES_CHECK, asset=key, blocking=quality.references_severity == "error",
@@ -119,7 +130,7 @@ def aggregate_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]
         AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=quality.schema_blocking,
                        description="group keys, window and metric columns present; one row per group; counts >= 0; having holds"),
         AssetCheckSpec(SCORE_CHECK, asset=key, blocking=quality.severity == "error",
-                       description=f"quality score (0-100) at least {quality.min_score:g}"),
+                       description=_score_description(quality)),
     ]
 
 

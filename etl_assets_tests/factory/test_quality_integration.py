@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib.dedup.clean_step import clean_and_deduplicate
@@ -35,8 +35,8 @@ PEOPLE = """id,name,email,age,city
 """
 
 
-def spec_text(clean_extra: dict | None = None, quality: dict | None = None) -> str:
-    clean: dict = {"from": "people", "columns": COLUMNS, **(clean_extra or {})}
+def spec_text(clean_extra: dict | None = None, quality: dict | None = None, columns: dict | None = None) -> str:
+    clean: dict = {"from": "people", "columns": columns or COLUMNS, **(clean_extra or {})}
     if quality is not None:
         clean["quality"] = quality
     return yaml.safe_dump(
@@ -100,3 +100,47 @@ def test_keep_first_does_not_add_a_row_score_before_dedup() -> None:
     done = clean_and_deduplicate(raw, spec, table="people")
     assert done.result.clean["id"].tolist() == [1, 3]
     assert "_quality_score" not in done.result.clean.columns
+
+
+def test_pattern_anomalies_resolve_semantic_types_in_a_materialization(root: Path) -> None:
+    extra = {"anomalies": {"pattern_columns": {"email": "email"}, "max_rate": 0.5}}
+    with DagsterInstance.ephemeral() as instance:
+        # email is not declared `semantic: email` (which the blocking schema check would enforce):
+        # pattern anomalies tag bad values without stopping anything
+        columns = {**COLUMNS, "email": {"type": "string"}, "age": {"type": "int"}}
+        defs, result = materialize(root, instance, spec_text(extra, columns=columns))
+        assert result.success
+        clean = defs.load_asset_value(CLEAN, instance=instance).set_index("id")
+    check = checks_of(result)["anomaly_rate"]
+    assert check.passed  # type: ignore[attr-defined]
+    assert check.metadata["anomalies_by_rule"].value == {"pattern:email": 1}  # type: ignore[attr-defined]
+    assert clean["_is_anomaly"].tolist() == [True, False, False]
+    reason = clean.loc[1, "_anomaly_reasons"]
+    assert "not a valid email" in str(reason)
+    assert "ann at example" not in str(reason) and "le'" in str(reason)  # PII is masked in reasons
+    top = check.metadata["top_anomalies"].value  # type: ignore[attr-defined]
+    assert "ann at example" not in str(top) and "id" in str(top)
+
+
+def test_quality_score_warns_below_the_default_threshold(root: Path) -> None:
+    # six declared columns, only the id filled: completeness 16.7, overall (16.7 + 3 x 100) / 4 = 79.2
+    (root / "landing" / "people.csv").write_text("id,name,email,age,city,zip\n1,,,,,\n2,,,,,\n")
+    columns = {**COLUMNS, "zip": {"type": "string"}}
+    with DagsterInstance.ephemeral() as instance:
+        defs, result = materialize(root, instance, spec_text(columns=columns))
+        spec = next(s for s in defs.resolve_asset_graph().asset_check_keys if s.name == "quality_score")
+        check_spec = defs.resolve_asset_graph().get_check_spec(spec)
+    assert result.success  # WARN by default: nothing stops
+    check = checks_of(result)["quality_score"]
+    assert not check.passed and check.severity == AssetCheckSeverity.WARN  # type: ignore[attr-defined]
+    assert "79.2 below 80" in check.description  # type: ignore[attr-defined]
+    assert check.metadata["min_score"].value == 80.0  # type: ignore[attr-defined]
+    assert "at least 80 (WARN" in check_spec.description and not check_spec.blocking
+
+
+def test_quality_score_threshold_and_severity_from_the_spec(root: Path) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        _, result = materialize(root, instance, spec_text(BEST_ROW_DEDUP, quality={"min_score": 99, "severity": "error"}))
+    check = checks_of(result)["quality_score"]
+    assert not check.passed and check.severity == AssetCheckSeverity.ERROR  # type: ignore[attr-defined]
+    assert not result.success  # ERROR makes it blocking
