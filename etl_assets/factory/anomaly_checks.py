@@ -7,11 +7,14 @@ top anomalies with their reasons (a small sample, never the table).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from etl_assets.lib.quality.anomaly import tag_anomalies, top_anomalies
 from etl_assets.lib.quality.anomaly_spec import anomaly_config
+from etl_assets.lib.quality.schema import mask_pii, pii_columns
 from etl_assets.lib.spec.models import CleanSpec
 
 ANOMALY_CHECK = "anomaly_rate"
@@ -34,13 +37,27 @@ def _sample_columns(clean: CleanSpec) -> list[str]:
     spec = clean.anomalies
     assert spec is not None
     # what identifies a row: the dedup keys, else the first declared column
-    cols: list[str] = list(clean.dedup.keys) if clean.dedup is not None else list(clean.columns)[:1]
+    cols: list[str] = list(clean.dedup.keys) if clean.dedup is not None and clean.dedup.keys else list(clean.columns)[:1]
     for block in spec.zscore_blocks:
         cols += [*block.group_by, *block.columns]
     if spec.isolation_forest is not None:
         cols += spec.isolation_forest.columns
     cols += list(spec.pattern_columns)
     return list(dict.fromkeys(cols))
+
+
+def _pii(clean: CleanSpec) -> set[str]:
+    """Columns declared, or tagged by pattern anomalies, with a personally identifiable type."""
+    from etl_assets.lib.quality.semantic import SEMANTIC_TYPES
+
+    patterns = clean.anomalies.pattern_columns if clean.anomalies is not None else {}
+    return pii_columns(clean) | {c for c, kind in patterns.items() if kind in SEMANTIC_TYPES and SEMANTIC_TYPES[kind].pii}
+
+
+def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]]:
+    """The top anomalies with PII values masked, as in the schema check's failing-row sample."""
+    hidden = _pii(clean)
+    return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
 
 def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey) -> tuple[pd.DataFrame, AssetCheckResult | None]:
@@ -65,7 +82,7 @@ def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey)
             "anomalies": MetadataValue.int(stats.anomalies),
             "rows": MetadataValue.int(stats.rows),
             "anomalies_by_rule": MetadataValue.json(stats.by_rule),
-            "top_anomalies": MetadataValue.json(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean))),
+            "top_anomalies": MetadataValue.json(_masked(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean)), clean)),
         },
     )
     return result.frame, check

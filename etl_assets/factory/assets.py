@@ -52,7 +52,9 @@ from etl_assets.factory.quality_checks import (
     clean_reference_resources,
     evaluate_aggregate,
     evaluate_clean,
+    load_referenced,
 )
+from etl_assets.lib.dedup.clean_step import needs_row_quality
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
@@ -160,12 +162,15 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
     def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
         started = time.perf_counter()
         raw, mapping_checks, mapping_metadata = map_inputs(context, raw, also, spec, name)
-        result, dedup_outputs, dedup_metadata = clean_with_dedup(context, raw, clean, name)
+        # a best-row dedup needs the per-row quality score (and so the referenced tables) before
+        # the checks run: load the references once for both
+        referenced, missing = load_referenced(context, spec, name) if needs_row_quality(clean) else (None, None)
+        result, dedup_outputs, dedup_metadata = clean_with_dedup(context, raw, clean, name, referenced=referenced)
         stats = result.stats
         counts = stats.as_metadata()
         # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the
         # frame that is actually stored (drift reads the previous run's schema before the yield)
-        quality = evaluate_clean(spec, name, result.clean, stats, context=context)
+        quality = evaluate_clean(spec, name, result.clean, stats, referenced=referenced, context=context, missing=missing)
         tagged, anomaly_check = tag_clean_output(clean, quality.frame, clean_asset_key)
         drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
         yield Output(

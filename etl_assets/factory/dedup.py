@@ -73,17 +73,22 @@ def _labels(context: AssetExecutionContext, clean: CleanSpec) -> pd.DataFrame | 
 
 
 def clean_with_dedup(
-    context: AssetExecutionContext, raw: pd.DataFrame, clean: CleanSpec, name: str
+    context: AssetExecutionContext,
+    raw: pd.DataFrame,
+    clean: CleanSpec,
+    name: str,
+    referenced: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[CleanResult, list[Output], dict[str, Any]]:
     """Clean (and dedup) ``raw``; returns the result, extra outputs to yield, and metadata for
-    the clean output."""
+    the clean output. ``referenced``: the clean tables this one references, for the per-row
+    quality score a best-row merge uses (see :func:`clean_and_deduplicate`)."""
     if not records_duplicates(clean):
         from etl_assets.lib.transforms import clean_table
 
         return clean_table(raw, clean, table=name), [], {}
     keys = dedup_resource_keys(clean)
     embedder = context.resources.embedding_model.encode if EMBEDDING_RESOURCE in keys else None
-    done = clean_and_deduplicate(raw, clean, table=name, embedder=embedder, labels=_labels(context, clean))
+    done = clean_and_deduplicate(raw, clean, table=name, embedder=embedder, labels=_labels(context, clean), referenced=referenced)
     outcome = done.dedup
     assert outcome is not None
     stats = outcome.stats

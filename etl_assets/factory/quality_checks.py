@@ -35,7 +35,8 @@ from dagster import (
 
 from etl_assets.factory.keys import agg_key, clean_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
-from etl_assets.lib.quality.consistency import OrphanReport, find_orphans
+from etl_assets.lib.quality.consistency import OrphanReport
+from etl_assets.lib.quality.row_score import reference_orphans
 from etl_assets.lib.quality.schema import (
     SchemaReport,
     build_aggregate_schema,
@@ -62,6 +63,15 @@ def _severity(level: str) -> AssetCheckSeverity:
     return AssetCheckSeverity.ERROR if level == "error" else AssetCheckSeverity.WARN
 
 
+def _score_description(quality: QualitySpec) -> str:
+    """The quality_score check's description: its threshold and what failing it does."""
+    effect = "ERROR, blocks downstream" if quality.severity == "error" else "WARN, does not block"
+    return (
+        f"quality score (0-100: mean of completeness, uniqueness, validity, consistency"
+        f"{', timeliness' if quality.freshness_column else ''}) at least {quality.min_score:g} ({effect})"
+    )
+
+
 def _referenced_tables(spec: PipelineSpec, name: str) -> list[str]:
     """Other clean tables this one references (a self-reference reads the frame itself)."""
     found = {c.reference[0] for c in spec.clean[name].columns.values() if c.reference is not None}
@@ -75,11 +85,13 @@ def clean_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]:
     clean = spec.clean[name]
     quality = _quality(clean.quality)
     key = clean_key(spec.pipeline, name)
+    scope = " within the partitions of the run" if spec.is_clean_partitioned(name) else ""
     specs = [
         AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=quality.schema_blocking,
-                       description="declared types, nullability, unique, ranges, allowed values, patterns, semantic types and rules (pandera)"),
+                       description="declared types, nullability, unique, ranges, allowed values, patterns, semantic types and rules (pandera)"
+                       + (f"; unique and self-references are checked{scope}" if scope else "")),
         AssetCheckSpec(SCORE_CHECK, asset=key, blocking=quality.severity == "error",
-                       description=f"quality score (0-100) at least {quality.min_score:g}"),
+                       description=_score_description(quality)),
     ]
     if any(c.references is not None for c in clean.columns.values()):
         specs.append(AssetCheckSpec(REFERENCES_CHECK, asset=key, blocking=quality.references_severity == "error",
@@ -118,7 +130,7 @@ def aggregate_check_specs(spec: PipelineSpec, name: str) -> list[AssetCheckSpec]
         AssetCheckSpec(SCHEMA_CHECK, asset=key, blocking=quality.schema_blocking,
                        description="group keys, window and metric columns present; one row per group; counts >= 0; having holds"),
         AssetCheckSpec(SCORE_CHECK, asset=key, blocking=quality.severity == "error",
-                       description=f"quality score (0-100) at least {quality.min_score:g}"),
+                       description=_score_description(quality)),
     ]
 
 
@@ -224,11 +236,13 @@ def evaluate_clean(
     stats: CleanStats,
     referenced: dict[str, pd.DataFrame] | None = None,
     context: AssetExecutionContext | None = None,
+    missing: dict[str, str] | None = None,
 ) -> QualityOutcome:
     """Run the schema, references and score of clean table ``name`` on the frame just built.
 
     ``referenced`` maps each referenced clean table to its frame; when omitted they are loaded
-    through the IO managers of ``context``.
+    through the IO managers of ``context``. ``missing``: why a referenced table given as absent
+    could not be loaded (see :func:`load_referenced`), for the references check's description.
     """
     clean = spec.clean[name]
     quality = _quality(clean.quality)
@@ -236,20 +250,14 @@ def evaluate_clean(
     schema = build_schema(clean, name=f"{spec.pipeline}/clean/{name}")
     report = validate_frame(frame, schema, sample_size=SAMPLE_ROWS, pii_columns=pii_columns(clean))
 
-    missing: dict[str, str] = {}
+    missing: dict[str, str] = dict(missing or {})
     if referenced is None:
         referenced, missing = load_referenced(context, spec, name) if context is not None else ({}, {})
-    orphans: dict[str, OrphanReport] = {}
+    orphans, not_given = reference_orphans(clean, name, frame, referenced)
     unchecked: dict[str, str] = {}
-    for column, declared in clean.columns.items():
-        if declared.reference is None:
-            continue
-        table, ref_column = declared.reference
-        if table != name and table not in referenced:
-            unchecked[column] = missing.get(table, f"{table} not given")
-            continue
-        target = frame if table == name else referenced[table]
-        orphans[column] = find_orphans(frame[column], target[ref_column], column=column, references=declared.references or "")
+    for column in not_given:
+        table = clean.columns[column].reference[0]  # type: ignore[index]
+        unchecked[column] = missing.get(table, f"{table} not given")
 
     rules_checked = sum(len(schema.columns[c].checks) for c in schema.columns) + len(clean.rules)
     score = score_table(

@@ -51,6 +51,8 @@ def test_two_systems_mapped_and_deduplicated(project: Path) -> None:
             ("customers/clean/customers", "mapping"),
             ("customers/clean/customers", "schema"),
             ("customers/clean/customers", "schema_drift"),
+            ("customers/clean/customers", "quality_score"),
+            ("customers/clean/customers", "anomaly_rate"),  # e-mail pattern anomalies
         } <= set(checks)
         clean = defs.load_asset_value(CLEAN, instance=instance)
         duplicates = defs.load_asset_value(DUPLICATES, instance=instance)
@@ -62,7 +64,9 @@ def test_two_systems_mapped_and_deduplicated(project: Path) -> None:
     # nothing lost: output + duplicates == input (no row is rejected in this data)
     assert sorted([*clean["customer_id"], *duplicates["customer_id"]]) == sorted([*crm["cust_no"], *shop["CustomerID"]])
     assert set(duplicates["_kept_id"]) <= set(clean["customer_id"])
-    assert {"_cluster_id", "_cluster_size"} <= set(clean.columns)
+    assert {"_cluster_id", "_cluster_size", "_quality_score", "_is_anomaly"} <= set(clean.columns)
+    # field_wise picks the survivor by the per-row quality score computed before dedup
+    assert "_quality_score" in duplicates.columns
     assert metadata["dedup_rows_removed"].value == len(duplicates)
     assert {"dedup_score_histogram", "dedup_borderline_pairs", "mapping_applied", "embedding_cache"} <= set(metadata)
     applied = metadata["mapping_applied"].value

@@ -59,6 +59,49 @@ def test_run_succeeds_with_all_checks_passing(demo) -> None:
     assert failed == [("flights/clean/flights", "references")]
 
 
+def test_every_clean_table_and_aggregate_shows_its_quality_checks(demo) -> None:
+    """Issue 3's "done when": schema, conservation, quality, anomaly and drift checks per table."""
+    defs, _, result = demo
+    spec = next(s for s in load_specs([PROJECT_ROOT / "pipelines"]) if s.pipeline == "flights")
+    evaluated: dict[str, set[str]] = {}
+    for e in result.get_asset_check_evaluations():
+        evaluated.setdefault(e.asset_key.to_user_string(), set()).add(e.check_name)
+    declared: dict[str, set[str]] = {}
+    for check_key in defs.resolve_asset_graph().asset_check_keys:
+        declared.setdefault(check_key.asset_key.to_user_string(), set()).add(check_key.name)
+    with_anomalies = {name for name, clean in spec.clean.items() if clean.anomalies is not None}
+    assert {"flights", "planes", "weather"} <= with_anomalies
+    for name in spec.clean:
+        expected = {"schema", "row_conservation", "quality_score", "schema_drift"}
+        if name in with_anomalies:
+            expected.add("anomaly_rate")
+        assert expected <= declared[f"flights/clean/{name}"], name
+        assert expected <= evaluated[f"flights/clean/{name}"], name
+    for name in spec.aggregates:
+        expected = {"schema", "quality_score", "schema_drift"}
+        assert expected <= declared[f"flights/agg/{name}"], name
+        assert expected <= evaluated[f"flights/agg/{name}"], name
+        assert "row_conservation" not in declared[f"flights/agg/{name}"]
+    # unique and self-references only see the run's rows: the partitioned table says so
+    graph = defs.resolve_asset_graph()
+    described = {
+        k.asset_key.to_user_string(): graph.get_check_spec(k).description
+        for k in graph.asset_check_keys
+        if k.name == "schema"
+    }
+    assert "within the partitions of the run" in described["flights/clean/flights"]
+    assert "within the partitions of the run" not in described["flights/clean/planes"]
+
+
+def test_dimension_anomalies_tag_the_known_outliers(demo) -> None:
+    weather = load(demo, "clean", "weather")
+    flagged = weather[weather["_is_anomaly"]]
+    assert (flagged["wind_speed"] > 1000).any()  # the 1048 mph reading
+    assert len(flagged) <= 0.01 * len(weather)
+    planes = load(demo, "clean", "planes")
+    assert 0 < int(planes["_is_anomaly"].sum()) <= 0.01 * len(planes)
+
+
 def test_clean_flights_keep_every_row_including_cancelled(demo, reference: pd.DataFrame) -> None:
     for day in DAYS:
         clean = load(demo, "clean", "flights", partition=day)

@@ -8,14 +8,26 @@ duplicates frame's rows).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from etl_assets.lib.dedup.engine import DedupOutcome, Embedder, deduplicate
+from etl_assets.lib.quality.row_score import add_row_scores
+from etl_assets.lib.quality.score import ROW_SCORE_COLUMN
 from etl_assets.lib.spec.models import CleanSpec
 from etl_assets.lib.transforms import clean_table
 from etl_assets.lib.transforms.results import CleanResult
+
+#: Merge strategies that keep the best row of a cluster by ``_quality_score``.
+QUALITY_STRATEGIES = ("keep_best_quality", "field_wise")
+
+
+def needs_row_quality(spec: CleanSpec) -> bool:
+    """Whether the table's dedup picks survivors by row quality."""
+    fuzzy = spec.dedup.fuzzy if spec.dedup is not None else None
+    return fuzzy is not None and fuzzy.merge in QUALITY_STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -34,12 +46,22 @@ def clean_and_deduplicate(
     table: str,
     embedder: Embedder | None = None,
     labels: pd.DataFrame | None = None,
+    referenced: Mapping[str, pd.DataFrame] | None = None,
 ) -> CleanDedupResult:
-    """:func:`clean_table`, then :func:`deduplicate` when the spec's dedup records duplicates."""
+    """:func:`clean_table`, then :func:`deduplicate` when the spec's dedup records duplicates.
+
+    A merge that keeps the best row (``keep_best_quality``, ``field_wise``) judges rows by the
+    quality checks' per-row ``_quality_score``, computed here on the typed rows before dedup
+    (``referenced``: the clean tables this one references, for the consistency part); the
+    column stays on the kept rows and on the duplicates table, so a reviewer sees why a row lost.
+    """
     result = clean_table(raw, spec, table=table)
     if spec.dedup is None or not spec.dedup.records_duplicates:
         return CleanDedupResult(result, result.clean.iloc[0:0], None)
-    outcome = deduplicate(result.clean, spec.dedup, embedder=embedder, labels=labels)
+    typed = result.clean
+    if needs_row_quality(spec) and ROW_SCORE_COLUMN not in typed.columns:
+        typed = add_row_scores(spec, typed, table=table, referenced=referenced)
+    outcome = deduplicate(typed, spec.dedup, embedder=embedder, labels=labels)
     stats = dataclasses.replace(
         result.stats, rows_out=len(outcome.kept), rows_deduplicated=result.stats.rows_deduplicated + len(outcome.duplicates)
     )

@@ -67,6 +67,9 @@ class PatternRule:
 
     validator: Validator
     label: str = "pattern"
+    #: Personally identifiable values (email, phone, ...): reasons show them masked (``****om``),
+    #: as the schema check's failing-row sample does, since reasons reach the check's metadata.
+    pii: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,8 +192,15 @@ def _forest_rule(frame: pd.DataFrame, config: IsolationForestConfig, out: _Colle
     out.add("isolation_forest", calibrated(result.score, result.threshold), flagged, reason)
 
 
+def _masked(value: object) -> str:
+    """All but the last two characters hidden (PII in reasons)."""
+    text = str(value)
+    return repr("*" * max(len(text) - 2, 1) + text[-2:] if len(text) > 2 else "**")
+
+
 def _pattern_rule(frame: pd.DataFrame, column: str, rule: Validator | PatternRule, out: _Collector) -> None:
     validator, label = (rule.validator, rule.label) if isinstance(rule, PatternRule) else (rule, getattr(rule, "__name__", "pattern"))
+    shown = _masked if isinstance(rule, PatternRule) and rule.pii else repr
     values = frame[column]
     valid = validator(values)
     if not isinstance(valid, pd.Series) or len(valid) != len(values):
@@ -199,7 +209,7 @@ def _pattern_rule(frame: pd.DataFrame, column: str, rule: Validator | PatternRul
     flagged = values.notna().to_numpy(dtype=bool) & ~valid_np
 
     def reason(positions: np.ndarray) -> list[str]:
-        return [f"{column}={v!r}: not a valid {label}" for v in values.iloc[positions].tolist()]
+        return [f"{column}={shown(v)}: not a valid {label}" for v in values.iloc[positions].tolist()]
 
     out.add(f"pattern:{column}", flagged.astype(float), flagged, reason)
 

@@ -45,7 +45,7 @@ def semantic_rule(kind: str) -> PatternRule:
     if kind not in module.SEMANTIC_TYPES:
         raise KeyError(f"unknown semantic type {kind!r}; expected one of: {', '.join(sorted(module.SEMANTIC_TYPES))}")
     valid_mask = module.valid_mask
-    return PatternRule(validator=lambda values: valid_mask(values, kind), label=kind)
+    return PatternRule(validator=lambda values: valid_mask(values, kind), label=kind, pii=bool(getattr(module.SEMANTIC_TYPES[kind], "pii", False)))
 
 
 def semantic_rules(pattern_columns: Mapping[str, str]) -> dict[str, PatternRule]:

@@ -268,6 +268,10 @@ def _mask(value: Any) -> str:
     return "*" * max(len(text) - 2, 1) + text[-2:] if len(text) > 2 else "**"
 
 
+#: Public name of the masking used for PII values in samples (also by the anomaly check).
+mask_pii = _mask
+
+
 def _sample(frame: pd.DataFrame, positions: dict[tuple[str, str], np.ndarray], size: int, pii: set[str]) -> pd.DataFrame:
     chosen: dict[int, list[str]] = {}
     # round robin over the rules, so each failing rule is represented in the sample

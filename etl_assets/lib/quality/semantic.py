@@ -217,7 +217,9 @@ def _country_validate(values: pd.Series) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the catalogue
 
-_EMAIL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
+#: The local part also takes Latin letters with diacritics (RFC 6531 internationalised mail:
+#: josé.ramos@example.org), so real names are not flagged as invalid addresses.
+_EMAIL = r"[A-Za-z0-9\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u024F.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
 _PHONE = (
     r"\+[1-9]\d{7,14}"  # E.164
     r"|(\+?1[ .-]?)?(\([2-9]\d{2}\)|[2-9]\d{2})[ .-]?[2-9]\d{2}[ .-]?\d{4}"  # North America

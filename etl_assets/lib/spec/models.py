@@ -505,8 +505,10 @@ def _as_timestamp(value: Any) -> Any:
 class QualitySpec(StrictModel):
     """Quality score threshold and timeliness of a clean table or aggregate."""
 
-    #: The ``quality_score`` check fails below this overall score (0-100).
-    min_score: float = Field(default=0.0, ge=0, le=100)
+    #: The ``quality_score`` check fails below this overall score (0-100). The default, 80,
+    #: flags a table that lost a fifth of one dimension (e.g. 80% of its cells null); set 0 to
+    #: only record the score.
+    min_score: float = Field(default=80.0, ge=0, le=100)
     #: Severity of a failed ``quality_score`` check; ``error`` also makes it blocking.
     severity: Literal["warn", "error"] = "warn"
     #: Date/datetime column whose newest value measures timeliness, with ``max_age``.

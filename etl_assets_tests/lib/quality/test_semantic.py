@@ -58,3 +58,8 @@ def test_api_contract_for_pattern_anomalies() -> None:
     assert mask.dtype == bool and mask.index.tolist() == [10, 20, 30] and mask.tolist() == [True, True, False]
     assert all(isinstance(name, str) and t.name == name for name, t in SEMANTIC_TYPES.items())
     assert valid_mask(pd.Series([], dtype="str"), "uuid").tolist() == []
+
+
+def test_internationalised_email_local_parts_are_valid() -> None:
+    values = pd.Series(["josé.ramos@example.org", "øyvind@mail.net", "zoë@x.io", "a b@x.org", "josé@exampleorg"], dtype="str")
+    assert valid_mask(values, "email").tolist() == [True, True, True, False, False]
