@@ -24,8 +24,11 @@ from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PARTITION_COLUMN
 
 
-class TableNotFoundError(LookupError):
-    """The table to load does not exist (the asset was never materialized here)."""
+class TableNotFoundError(FileNotFoundError, LookupError):
+    """The table (or partition) to load does not exist: the asset was never materialized here.
+
+    A ``FileNotFoundError`` like the file IO managers' "not materialized" errors, so callers
+    (e.g. the ``references`` check) handle every storage the same way."""
 
 
 def _plain(table: pa.Table) -> pa.Table:

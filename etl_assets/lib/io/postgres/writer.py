@@ -39,6 +39,11 @@ from etl_assets.lib.io.postgres.identifiers import (
     check_identifier,
     check_partition_keys,
 )
+from etl_assets.lib.io.postgres.ledger import (
+    create_ledger_statement,
+    ledger_name,
+    record_statement,
+)
 from etl_assets.lib.io.postgres.schema_note import (
     comment_query,
     comment_statement,
@@ -149,6 +154,13 @@ def _ensure_table(
                 )
             cursor.execute(_text(comment_statement(target, frame_schema)))
             comment = comment_text(frame_schema)
+        if index_partitions:  # partitioned: the ledger of written partitions, once per schema
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                parameters=(str(ledger_name(target)),),
+            )
+            cursor.fetchall()
+            cursor.execute(create_ledger_statement(target))
         conn.commit()
         return before, comment
 
@@ -185,8 +197,13 @@ def write_partitions(
         raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
     table = _prepare(frame_table, run_id)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
-    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
-    _check_layout(target, before, table)
+    fit = _reconcile(target, frame_table, table, before, comment, run_id)
+    table, note_schema = fit.table, fit.note_schema
+    _check_layout(target, fit.layout_before, table)
+    rows_by_key = dict.fromkeys(keys, 0)
+    if table.num_rows:
+        counts = pc.value_counts(table.column(PARTITION_COLUMN)).to_pylist()
+        rows_by_key.update({str(c["values"]): int(c["counts"]) for c in counts})
     placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
     delete = (
         _text(
@@ -199,9 +216,12 @@ def write_partitions(
     )
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
+        for alter in fit.alters:  # an all-null column gets its first real type
+            cursor.execute(alter)
         cursor.execute(delete, parameters=tuple(keys))
         if table.num_rows:
             cursor.adbc_ingest(target.table, table, mode="append", db_schema_name=target.schema)
+        cursor.execute(record_statement(target, rows_by_key, run_id))
         # COMMENT locks the table against other COMMENTs until commit: only write it when the
         # stored schema changes, so runs writing other partitions at the same time never wait.
         if comment != comment_text(note_schema):
@@ -212,22 +232,62 @@ def write_partitions(
     return WriteResult(target, table.num_rows, time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class _Reconciled:
+    frame_table: pa.Table
+    table: pa.Table
+    note_schema: pa.Schema
+    layout_before: list[tuple[str, str]] | None
+    alters: list[str]
+
+
 def _reconcile(
+    target: TableName,
     frame_table: pa.Table,
     table: pa.Table,
     before: list[tuple[str, str]] | None,
     comment: str | None,
     run_id: str,
-) -> tuple[pa.Table, pa.Table, pa.Schema]:
-    """When the existing table's layout differs only because some frame columns are all null,
-    give those columns the stored types (the stored note stays); otherwise change nothing."""
+) -> _Reconciled:
+    """Reconcile all-null columns (Arrow type ``null``: pandas could not tell their type) with
+    the existing table, using the Arrow schema stored in its comment:
+
+    - null in the frame, typed in the table: the frame's column takes the stored type;
+    - null when the table was created (stored as ``text``), typed now: the column is altered
+      to the new type (``alters``, run in the write's transaction) and the note takes the type.
+
+    Anything else is left as is (and :func:`_check_layout` refuses a real layout change)."""
+    unchanged = _Reconciled(frame_table, table, frame_table.schema, before, [])
     if before is None or before == _layout(table):
-        return frame_table, table, frame_table.schema
+        return unchanged
     stored = parse_comment(comment)
-    adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
-    if adopted is None:
-        return frame_table, table, frame_table.schema
-    return adopted, _prepare(adopted, run_id), stored
+    if stored is None:
+        return unchanged
+    adopted = _adopt_null_columns(frame_table, stored) or frame_table
+    fields = list(stored)
+    layout = list(before)
+    alters: list[str] = []
+    by_name = {name: i for i, (name, _) in enumerate(layout)}
+    for field in adopted.schema:
+        if field.name not in stored.names or field.name not in by_name:
+            continue
+        position = stored.get_field_index(field.name)
+        if pa.types.is_null(stored.field(field.name).type) and not pa.types.is_null(field.type):
+            kind = postgres_type(field.name, field.type)
+            alters.append(
+                _text(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                        target.sql, sql.Identifier(field.name), sql.SQL(kind),
+                        sql.Identifier(field.name), sql.SQL(kind),
+                    )
+                )
+            )
+            fields[position] = field
+            layout[by_name[field.name]] = (field.name, kind)
+    if adopted is frame_table and not alters:
+        return unchanged
+    note = pa.schema(fields, metadata=stored.metadata) if alters else stored
+    return _Reconciled(adopted, _prepare(adopted, run_id), note, layout, alters)
 
 
 def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
@@ -340,8 +400,9 @@ def upsert_table(
     table = _prepare(frame_table, run_id)
     _check_keys(target, table, keys)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)
-    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
-    _check_layout(target, before, table)
+    fit = _reconcile(target, frame_table, table, before, comment, run_id)
+    table, note_schema = fit.table, fit.note_schema
+    _check_layout(target, fit.layout_before, table)
     _check_unique_key(pg, target, keys)
     staging = _staging_name(target)
     names = [sql.Identifier(n) for n in table.column_names]
@@ -357,6 +418,8 @@ def upsert_table(
     )
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
+        for alter in fit.alters:
+            cursor.execute(alter)
         cursor.execute(
             _text(sql.SQL("CREATE TABLE {} ({})").format(staging.sql, _columns_sql(table)))
         )
