@@ -25,6 +25,7 @@ failure at the worst moment.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -258,22 +259,24 @@ def _reconcile(
 
     Anything else is left as is (and :func:`_check_layout` refuses a real layout change)."""
     unchanged = _Reconciled(frame_table, table, frame_table.schema, before, [])
-    if before is None or before == _layout(table):
-        return unchanged
-    stored = parse_comment(comment)
-    if stored is None:
+    stored = parse_comment(comment) if before is not None else None
+    if before is None or stored is None:
         return unchanged
     adopted = _adopt_null_columns(frame_table, stored) or frame_table
     fields = list(stored)
     layout = list(before)
-    alters: list[str] = []
     by_name = {name: i for i, (name, _) in enumerate(layout)}
+    alters: list[str] = []
+    typed_now: list[str] = []
     for field in adopted.schema:
-        if field.name not in stored.names or field.name not in by_name:
+        if field.name not in stored.names:
             continue
-        position = stored.get_field_index(field.name)
-        if pa.types.is_null(stored.field(field.name).type) and not pa.types.is_null(field.type):
-            kind = postgres_type(field.name, field.type)
+        if not pa.types.is_null(stored.field(field.name).type) or pa.types.is_null(field.type):
+            continue
+        typed_now.append(field.name)
+        fields[stored.get_field_index(field.name)] = field
+        kind = postgres_type(field.name, field.type)
+        if field.name in by_name and layout[by_name[field.name]][1] != kind:
             alters.append(
                 _text(
                     sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
@@ -282,12 +285,30 @@ def _reconcile(
                     )
                 )
             )
-            fields[position] = field
             layout[by_name[field.name]] = (field.name, kind)
-    if adopted is frame_table and not alters:
+    if adopted is frame_table and not typed_now:
         return unchanged
-    note = pa.schema(fields, metadata=stored.metadata) if alters else stored
+    note = stored
+    if typed_now:
+        metadata = _merged_pandas_metadata(stored.metadata, adopted.schema.metadata, typed_now)
+        note = pa.schema(fields, metadata=metadata)
     return _Reconciled(adopted, _prepare(adopted, run_id), note, layout, alters)
+
+
+def _merged_pandas_metadata(
+    stored: dict[bytes, bytes] | None, frame: dict[bytes, bytes] | None, names: list[str]
+) -> dict[bytes, bytes] | None:
+    """The stored schema metadata with the pandas entries of ``names`` taken from the frame
+    (their dtype, e.g. ``Int64`` rather than the all-null ``object``, is known only now)."""
+    if not stored or b"pandas" not in stored or not frame or b"pandas" not in frame:
+        return stored
+    kept = json.loads(stored[b"pandas"])
+    fresh = {c.get("name"): c for c in json.loads(frame[b"pandas"]).get("columns", [])}
+    kept["columns"] = [
+        fresh.get(c.get("name"), c) if c.get("name") in names else c
+        for c in kept.get("columns", [])
+    ]
+    return {**stored, b"pandas": json.dumps(kept).encode()}
 
 
 def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
