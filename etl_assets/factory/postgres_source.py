@@ -30,6 +30,7 @@ from dagster import (
 
 from etl_assets.factory.keys import raw_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.io.postgres.reader import table_exists
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.sources.postgres import (
     accumulate,
@@ -80,7 +81,7 @@ def build_postgres_raw_asset(
         kinds={"pandas", storage, "postgres"},
         metadata=metadata,
         required_resource_keys={POSTGRES_RESOURCE_KEY}
-        | ({IO_MANAGER_KEYS[storage]} if accumulates_here else set()),
+        | ({IO_MANAGER_KEYS[storage]} if options.cursor_column else set()),
     )
     def raw_asset(context: AssetExecutionContext) -> Output[pd.DataFrame]:
         postgres: PostgresResource = getattr(context.resources, POSTGRES_RESOURCE_KEY)
@@ -98,6 +99,17 @@ def build_postgres_raw_asset(
             except FileNotFoundError as error:
                 context.log.warning(
                     f"{name}: high-water mark {mark!r} but no stored table ({error}); "
+                    "reading the source from the start"
+                )
+                mark = None
+        elif options.cursor_column and mark is not None:  # postgres storage: upserts
+            manager = getattr(context.resources, IO_MANAGER_KEYS[storage])
+            target = manager.table_for(
+                build_input_context(asset_key=context.asset_key, instance=context.instance)
+            )
+            if not table_exists(postgres, target):
+                context.log.warning(
+                    f"{name}: high-water mark {mark!r} but table {target} is gone; "
                     "reading the source from the start"
                 )
                 mark = None

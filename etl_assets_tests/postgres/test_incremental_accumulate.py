@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pandas as pd
 import pytest
 from dagster import DagsterInstance, materialize
 
@@ -44,14 +43,14 @@ def _node_meta(result, node: str) -> dict:
 
 def test_file_storage_accumulates_across_runs(pg, tmp_path):
     _sql(pg, "CREATE SCHEMA app")
-    _sql(pg, "CREATE TABLE app.events (id bigint PRIMARY KEY, v text)")
-    _sql(pg, "INSERT INTO app.events SELECT i, 'x' FROM generate_series(1, 10) i")
+    _sql(pg, "CREATE TABLE app.events (id bigint PRIMARY KEY, v text, amount numeric(10,2), at timestamptz)")
+    _sql(pg, "INSERT INTO app.events SELECT i, 'x', i * 1.5, now() FROM generate_series(1, 10) i")
     defs = build_definitions([parse_spec(FILE_SPEC)], tmp_path, postgres=pg)
     assets, resources = list(defs.assets), dict(defs.resources)
     (tmp_path / "home").mkdir()
     with DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
         assert materialize(assets, resources=resources, instance=instance).success
-        _sql(pg, "INSERT INTO app.events SELECT i, 'y' FROM generate_series(11, 15) i")
+        _sql(pg, "INSERT INTO app.events SELECT i, 'y', i * 1.5, now() FROM generate_series(11, 15) i")
         _sql(pg, "UPDATE app.events SET v = 'z' WHERE id = 10")  # at the mark: re-read
         result = materialize(assets, resources=resources, instance=instance)
         assert result.success
@@ -61,10 +60,37 @@ def test_file_storage_accumulates_across_runs(pg, tmp_path):
         assert raw["dagster/row_count"] == 15
         clean = _node_meta(result, "app__clean__events")
         assert clean["dagster/row_count"] == 15
-    (path,) = [p for p in tmp_path.rglob("events.parquet") if p.parent.name == "raw"]
-    stored = pd.read_parquet(path)
-    assert sorted(stored["id"].tolist()) == list(range(1, 16))
+        stored = defs.load_asset_value(["app", "raw", "events"], instance=instance)
+    assert sorted(stored["id"].tolist()) == list(range(1, 16)) and stored["id"].is_unique
     assert stored.set_index("id").loc[10, "v"] == "z"
+    full = read_postgres_source(pg, PostgresSourceOptions(table="app.events"), name="e").frame
+    assert dict(stored.dtypes) == dict(full.dtypes)  # appending kept every dtype
+
+
+@pytest.mark.parametrize("storage", ["parquet", "postgres"])
+def test_lost_stored_table_is_read_again_from_the_start(pg, tmp_path, storage):
+    """A mark without its stored table must not leave only the newest rows behind."""
+    _sql(pg, "CREATE SCHEMA app")
+    _sql(pg, "CREATE TABLE app.events (id bigint PRIMARY KEY, v text, amount numeric(10,2), at timestamptz)")
+    _sql(pg, "INSERT INTO app.events SELECT i, 'x', i * 1.5, now() FROM generate_series(1, 10) i")
+    spec = parse_spec(FILE_SPEC.replace("default: parquet", f"default: {storage}"))
+    defs = build_definitions([spec], tmp_path, postgres=pg)
+    assets, resources = list(defs.assets), dict(defs.resources)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize(assets, resources=resources, instance=instance).success
+        if storage == "postgres":
+            _sql(pg, "DROP TABLE app.raw_events")
+        else:
+            (path,) = [p for p in tmp_path.rglob("events.parquet") if p.parent.name == "raw"]
+            path.unlink()
+        _sql(pg, "INSERT INTO app.events SELECT i, 'y', i * 1.5, now() FROM generate_series(11, 12) i")
+        result = materialize(assets, resources=resources, instance=instance)
+        assert result.success
+        assert _node_meta(result, "app__raw__events")["rows_read"] == 12
+        raw = defs.load_asset_value(["app", "raw", "events"], instance=instance)
+    full = read_postgres_source(pg, PostgresSourceOptions(table="app.events"), name="e").frame
+    assert sorted(raw["id"].tolist()) == list(range(1, 13))
+    assert dict(raw.dtypes) == dict(full.dtypes)
 
 
 def test_cursor_without_primary_key_is_refused_naming_the_field(tmp_path):

@@ -52,6 +52,12 @@ def _in_key_order(table: pa.Table, keys: list[str]) -> pa.Table:
     return table.take(pc.sort_indices(rank))
 
 
+def table_exists(pg: PostgresResource, target: TableName) -> bool:
+    with pg.connection() as conn:
+        found = conn.execute("SELECT to_regclass(%s)", (target.sql.as_string(None),)).fetchone()
+    return found is not None and found[0] is not None
+
+
 def read_table(
     pg: PostgresResource, target: TableName, partition_keys: Sequence[str] | None = None
 ) -> pd.DataFrame:
