@@ -3,9 +3,11 @@
 Every write is ONE transaction on an ADBC connection (Arrow -> binary ``COPY``, measured at
 about 1x ``psql \\copy``; see ``benchmarks/bench_postgres.py``):
 
-- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, commit.
-  A retry after a crash therefore replaces the slices instead of duplicating them, and other
-  partitions (possibly being written by another run right now) are never touched.
+- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, record
+  the keys in the partition ledger (:mod:`.ledger`), commit. A retry after a crash therefore
+  replaces the slices instead of duplicating them, and other partitions (possibly being
+  written by another run right now) are never touched. A column that was all null when the
+  table was created (so ``text``) is ``ALTER``ed to its first real type in that transaction.
 - :func:`replace_table`: ``COPY`` into a staging table, then drop the old table and rename the
   staging table in the same transaction: readers see the old rows until commit, then the new.
 - :func:`upsert_table`: ``COPY`` into a staging table, ``INSERT ... ON CONFLICT (key) DO UPDATE``.
