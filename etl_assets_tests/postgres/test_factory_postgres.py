@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, materialize
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib.spec import parse_spec
@@ -63,3 +63,45 @@ def test_days_run_one_by_one_keep_one_layout(pg, tmp_path, shop_spec_text):
         )
     assert counts == {"2024-01-01": 2, "2024-01-02": 2}
     assert rejected == {"2024-01-01": 2}
+
+
+REF_SPEC = """
+pipeline: app
+storage: {default: postgres}
+sources:
+  orders:
+    format: postgres
+    postgres: {table: app.orders}
+  customers:
+    format: postgres
+    postgres: {table: app.customers}
+clean:
+  customers:
+    from: customers
+    columns:
+      id: {type: int, required: true}
+  orders:
+    from: orders
+    columns:
+      id: {type: int, required: true}
+      cid: {type: int, references: customers.id}
+"""
+
+
+def test_unbuilt_postgres_dimension_leaves_references_unchecked(pg, tmp_path):
+    """The dimension's table was never written: ``references`` reports it, the run goes on."""
+    with pg.connection() as conn:
+        conn.execute("CREATE SCHEMA app")
+        conn.execute("CREATE TABLE app.orders (id bigint, cid bigint)")
+        conn.execute("CREATE TABLE app.customers (id bigint)")
+        conn.execute("INSERT INTO app.orders VALUES (1, 1)")
+    defs = build_definitions([parse_spec(REF_SPEC)], tmp_path, postgres=pg)
+    selection = [AssetKey(["app", layer, "orders"]) for layer in ("raw", "clean", "rejected")]
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            list(defs.assets), resources=dict(defs.resources), instance=instance, selection=selection
+        )
+    assert result.success
+    (refs,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "references"]
+    assert not refs.passed
+    assert "cid: not checked, app/clean/customers is not materialized" in refs.description

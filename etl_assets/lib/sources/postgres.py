@@ -6,8 +6,13 @@ never holds more than one chunk of Python tuples (the server keeps the rest). Co
 from the result description, not from the values, so every chunk has the same schema (an
 all-null chunk cannot turn an int column into text).
 
-Incremental loading: with ``cursor_column`` only rows with ``cursor_column > high-water mark``
-are read, in cursor order; the new mark is the largest cursor value read. The caller keeps the
+Incremental loading: with ``cursor_column`` only rows with ``cursor_column >= high-water mark``
+are read, in cursor order; the new mark is the largest cursor value read. ``>=`` re-reads the
+rows at the mark, so a row committed later with the mark's value is still picked up; those
+re-read rows are deduplicated by ``primary_key`` (:func:`accumulate`, or the upsert of the
+PostgreSQL IO manager). The cursor should be monotonic (a value only ever written at or above
+the current maximum, e.g. an identity or an ``updated_at`` set by the server): a row committed
+later with a value BELOW the mark is never read. The caller keeps the
 mark where it survives restarts (the generated asset puts it in its materialization metadata
 and reads it back from the Dagster instance on the next run); :func:`encode_mark` /
 :func:`decode_mark` turn it into JSON and back without losing its type.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from psycopg import sql
+from psycopg.types.string import TextLoader
 
 from etl_assets.lib.io.postgres.identifiers import check_identifier
 from etl_assets.lib.resources.postgres import PostgresResource
@@ -70,12 +77,30 @@ def _arrow_type(column: Any) -> pa.DataType:
     return _OID_TYPES.get(column.type_code, pa.string())
 
 
+def _as_text(value: Any) -> str | None:
+    """A value of a column read as text: arrays (lists) and composite values as JSON text,
+    never Python's ``repr`` (json/jsonb arrive as the server's own text, see
+    :func:`_json_as_text`)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+def _json_as_text(cursor: Any) -> None:
+    """Load json/jsonb (and arrays of them) as the server's text instead of Python objects,
+    so the stored value is the exact JSON document (``true`` stays ``true``, not ``True``)."""
+    for name in ("json", "jsonb"):
+        cursor.adapters.register_loader(name, TextLoader)
+
+
 def _chunk_batch(rows: list[tuple], schema: pa.Schema) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = []
     for values, field in zip(columns, schema, strict=True):
         if pa.types.is_string(field.type):
-            values = [None if v is None else str(v) for v in values]
+            values = [_as_text(v) for v in values]
         arrays.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -99,7 +124,9 @@ def build_query(
     query = sql.SQL("SELECT * FROM ({}) AS etl_incremental").format(base)
     if mark is not None:
         params["etl_high_water_mark"] = mark
-        query += sql.SQL(" WHERE {} > %(etl_high_water_mark)s").format(cursor)
+        # ``>=``: rows that share the mark's value but committed after the last read are not
+        # lost; the rows re-read at the mark are deduplicated by primary key (see accumulate)
+        query += sql.SQL(" WHERE {} >= %(etl_high_water_mark)s").format(cursor)
     query += sql.SQL(" ORDER BY {}").format(cursor)
     return query, params
 
@@ -112,6 +139,7 @@ def iter_postgres_chunks(
     with pg.connection() as conn, conn.transaction():
         cursor = conn.cursor(name=f"etl_{uuid.uuid4().hex[:12]}")
         cursor.itersize = options.chunk_rows
+        _json_as_text(cursor)
         try:
             cursor.execute(query, params)
         except Exception as error:
@@ -210,3 +238,35 @@ def decode_mark(data: dict[str, str] | None) -> Any:
     if kind not in decoders:
         raise ValueError(f"unknown high-water mark type {kind!r}")
     return decoders[kind](text)
+
+
+@dataclass
+class Accumulated:
+    """An incremental read merged into what was loaded before."""
+
+    frame: pd.DataFrame
+    rows_new: int
+    rows_replaced: int
+
+
+def accumulate(
+    previous: pd.DataFrame | None, new: pd.DataFrame, primary_key: list[str], *, name: str
+) -> Accumulated:
+    """``previous`` plus ``new``, one row per primary key: a key read again (the rows at the
+    high-water mark, or a row updated at the source) keeps its newest version, so nothing is
+    lost and nothing doubles. ``rows_replaced`` counts keys that were already there."""
+    missing = [k for k in primary_key if k not in new.columns]
+    if missing:
+        raise SourceError(
+            f"source {name!r}: primary_key column(s) {missing} are not columns of the result "
+            f"({', '.join(map(str, new.columns))})"
+        )
+    new = new.drop_duplicates(subset=primary_key, keep="last")  # cursor order: last is newest
+    if previous is None or previous.empty:
+        return Accumulated(new.reset_index(drop=True), len(new), 0)
+    old_keys = pd.MultiIndex.from_frame(previous[primary_key])
+    new_keys = pd.MultiIndex.from_frame(new[primary_key])
+    replaced = int(new_keys.isin(old_keys).sum())
+    kept = previous[~old_keys.isin(new_keys)]
+    frame = pd.concat([kept, new], ignore_index=True)
+    return Accumulated(frame, len(new) - replaced, replaced)

@@ -242,7 +242,8 @@ class PostgresSourceOptions(StrictModel):
     cursor_column: str | None = None
     #: Rows fetched per round trip from the server-side cursor (bounds client memory).
     chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
-    #: With ``storage: postgres``: upsert the raw table by these columns (accumulates increments).
+    #: Row identity; required with ``cursor_column``: increments accumulate by it (upsert with
+    #: ``storage: postgres``, load-append-deduplicate with file storage).
     primary_key: list[str] | None = None
 
     @field_validator("table")
@@ -275,6 +276,11 @@ class PostgresSourceOptions(StrictModel):
             raise ValueError("a postgres source needs exactly one of 'table' or 'query'")
         if self.params and self.query is None:
             raise ValueError("'params' only apply to a 'query'")
+        if self.cursor_column is not None and not self.primary_key:
+            raise ValueError(
+                f"cursor_column {self.cursor_column!r} needs 'primary_key': incremental runs "
+                "re-read the rows at the high-water mark and accumulate by that key"
+            )
         return self
 
 

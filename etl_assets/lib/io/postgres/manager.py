@@ -6,11 +6,15 @@
   transaction (a range run splits on ``_partition`` like the file IO managers);
 - unpartitioned: staged and swapped in one transaction; with output metadata
   ``primary_key: [...]`` rows are upserted instead (``INSERT ... ON CONFLICT``);
-- loading reads the partition slice(s) or the whole table back with the dtypes written.
+- loading reads the partition slice(s) or the whole table back with the dtypes written;
+  partitions never written (per the ledger in ``<schema>._etl_partitions``, see ``ledger``)
+  raise :class:`TableNotFoundError` (a ``FileNotFoundError``) naming them, unless the input
+  has metadata ``allow_missing_partitions: True``, as with the file IO managers.
 
 Metadata: ``dagster/row_count``, ``dagster/column_schema``, ``dagster/table_name``
 (``schema.table``), ``rows_written``, ``write_seconds`` and, when partitioned,
-``partitions_written`` and (range runs) ``rows_by_partition``.
+``partitions_written`` and (range runs) ``rows_by_partition``, plus each partition's own
+``dagster/row_count`` / ``partition_rows`` on its event.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputCo
 from pydantic import Field
 
 from etl_assets.lib.io.convert import frame_to_table, storable_frame
+from etl_assets.lib.io.managers import _record_rows_per_partition
 from etl_assets.lib.io.metadata import table_schema
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.postgres.identifiers import TableName, check_identifier, table_for_asset
+from etl_assets.lib.io.postgres.ledger import written_partitions
 from etl_assets.lib.io.postgres.reader import TableNotFoundError, read_table
 from etl_assets.lib.io.postgres.writer import replace_table, upsert_table, write_partitions
 from etl_assets.lib.resources.postgres import PostgresResource
@@ -87,9 +93,9 @@ class PostgresIOManager(ConfigurableIOManager):
             result = write_partitions(self.postgres, target, combined, keys, context.run_id)
             metadata["partitions_written"] = len(keys)
             if len(keys) > 1:  # Dagster copies this metadata to every partition of the run
-                metadata["rows_by_partition"] = MetadataValue.json(
-                    {k: p.num_rows for k, p in parts.items()}
-                )
+                rows = {k: p.num_rows for k, p in parts.items()}
+                metadata["rows_by_partition"] = MetadataValue.json(rows)
+                _record_rows_per_partition(context, rows)  # ...so each gets its own count too
         else:
             primary_key = (context.definition_metadata or {}).get("primary_key")
             if primary_key:
@@ -115,11 +121,28 @@ class PostgresIOManager(ConfigurableIOManager):
                 )
                 return pd.DataFrame()
             raise
-        if keys is not None and len(frame) and PARTITION_COLUMN in frame:
-            present = set(frame[PARTITION_COLUMN].astype(str).unique())
-            missing = [k for k in keys if k not in present]
-            if missing:
-                context.log.info(
-                    f"{_name(context)}: {len(missing)} partition(s) have no rows in {target}"
-                )
+        if keys is not None:
+            self._check_partitions(context, target, keys, frame)
         return frame
+
+    def _check_partitions(
+        self, context: InputContext, target: TableName, keys: list[str], frame: pd.DataFrame
+    ) -> None:
+        """Refuse partitions that were never written, like the file IO managers do (a
+        partition written with no rows is in the ledger, so it loads as empty)."""
+        present = written_partitions(self.postgres, target, keys)
+        if len(frame) and PARTITION_COLUMN in frame:  # tables written before the ledger
+            present |= set(frame[PARTITION_COLUMN].astype(str).unique())
+        missing = [k for k in keys if k not in present]
+        if not missing:
+            return
+        shown = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
+        message = (
+            f"{_name(context)}: {len(missing)} of {len(keys)} partition(s) not materialized "
+            f"in {target}: {shown}"
+        )
+        if not bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS, False)):
+            raise TableNotFoundError(
+                f"{message}; set input metadata {ALLOW_MISSING_PARTITIONS}=True to skip them"
+            )
+        context.log.warning(f"{message}; skipped ({ALLOW_MISSING_PARTITIONS}=True)")

@@ -24,8 +24,11 @@ from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PARTITION_COLUMN
 
 
-class TableNotFoundError(LookupError):
-    """The table to load does not exist (the asset was never materialized here)."""
+class TableNotFoundError(FileNotFoundError, LookupError):
+    """The table (or partition) to load does not exist: the asset was never materialized here.
+
+    A ``FileNotFoundError`` like the file IO managers' "not materialized" errors, so callers
+    (e.g. the ``references`` check) handle every storage the same way."""
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -47,6 +50,12 @@ def _in_key_order(table: pa.Table, keys: list[str]) -> pa.Table:
         return table
     rank = pc.index_in(table.column(PARTITION_COLUMN), value_set=pa.array(keys, pa.string()))
     return table.take(pc.sort_indices(rank))
+
+
+def table_exists(pg: PostgresResource, target: TableName) -> bool:
+    with pg.connection() as conn:
+        found = conn.execute("SELECT to_regclass(%s)", (target.sql.as_string(None),)).fetchone()
+    return found is not None and found[0] is not None
 
 
 def read_table(

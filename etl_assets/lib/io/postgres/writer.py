@@ -3,9 +3,11 @@
 Every write is ONE transaction on an ADBC connection (Arrow -> binary ``COPY``, measured at
 about 1x ``psql \\copy``; see ``benchmarks/bench_postgres.py``):
 
-- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, commit.
-  A retry after a crash therefore replaces the slices instead of duplicating them, and other
-  partitions (possibly being written by another run right now) are never touched.
+- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, record
+  the keys in the partition ledger (:mod:`.ledger`), commit. A retry after a crash therefore
+  replaces the slices instead of duplicating them, and other partitions (possibly being
+  written by another run right now) are never touched. A column that was all null when the
+  table was created (so ``text``) is ``ALTER``ed to its first real type in that transaction.
 - :func:`replace_table`: ``COPY`` into a staging table, then drop the old table and rename the
   staging table in the same transaction: readers see the old rows until commit, then the new.
 - :func:`upsert_table`: ``COPY`` into a staging table, ``INSERT ... ON CONFLICT (key) DO UPDATE``.
@@ -25,6 +27,7 @@ failure at the worst moment.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +41,11 @@ from etl_assets.lib.io.postgres.identifiers import (
     TableName,
     check_identifier,
     check_partition_keys,
+)
+from etl_assets.lib.io.postgres.ledger import (
+    create_ledger_statement,
+    ledger_name,
+    record_statement,
 )
 from etl_assets.lib.io.postgres.schema_note import (
     comment_query,
@@ -149,6 +157,13 @@ def _ensure_table(
                 )
             cursor.execute(_text(comment_statement(target, frame_schema)))
             comment = comment_text(frame_schema)
+        if index_partitions:  # partitioned: the ledger of written partitions, once per schema
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                parameters=(str(ledger_name(target)),),
+            )
+            cursor.fetchall()
+            cursor.execute(create_ledger_statement(target))
         conn.commit()
         return before, comment
 
@@ -185,8 +200,13 @@ def write_partitions(
         raise ValueError(f"{target}: a partitioned write needs a {PARTITION_COLUMN!r} column")
     table = _prepare(frame_table, run_id)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, index_partitions=True)
-    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
-    _check_layout(target, before, table)
+    fit = _reconcile(target, frame_table, table, before, comment, run_id)
+    table, note_schema = fit.table, fit.note_schema
+    _check_layout(target, fit.layout_before, table)
+    rows_by_key = dict.fromkeys(keys, 0)
+    if table.num_rows:
+        counts = pc.value_counts(table.column(PARTITION_COLUMN)).to_pylist()
+        rows_by_key.update({str(c["values"]): int(c["counts"]) for c in counts})
     placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
     delete = (
         _text(
@@ -199,9 +219,12 @@ def write_partitions(
     )
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
+        for alter in fit.alters:  # an all-null column gets its first real type
+            cursor.execute(alter)
         cursor.execute(delete, parameters=tuple(keys))
         if table.num_rows:
             cursor.adbc_ingest(target.table, table, mode="append", db_schema_name=target.schema)
+        cursor.execute(record_statement(target, rows_by_key, run_id))
         # COMMENT locks the table against other COMMENTs until commit: only write it when the
         # stored schema changes, so runs writing other partitions at the same time never wait.
         if comment != comment_text(note_schema):
@@ -212,22 +235,82 @@ def write_partitions(
     return WriteResult(target, table.num_rows, time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class _Reconciled:
+    frame_table: pa.Table
+    table: pa.Table
+    note_schema: pa.Schema
+    layout_before: list[tuple[str, str]] | None
+    alters: list[str]
+
+
 def _reconcile(
+    target: TableName,
     frame_table: pa.Table,
     table: pa.Table,
     before: list[tuple[str, str]] | None,
     comment: str | None,
     run_id: str,
-) -> tuple[pa.Table, pa.Table, pa.Schema]:
-    """When the existing table's layout differs only because some frame columns are all null,
-    give those columns the stored types (the stored note stays); otherwise change nothing."""
-    if before is None or before == _layout(table):
-        return frame_table, table, frame_table.schema
-    stored = parse_comment(comment)
-    adopted = _adopt_null_columns(frame_table, stored) if stored is not None else None
-    if adopted is None:
-        return frame_table, table, frame_table.schema
-    return adopted, _prepare(adopted, run_id), stored
+) -> _Reconciled:
+    """Reconcile all-null columns (Arrow type ``null``: pandas could not tell their type) with
+    the existing table, using the Arrow schema stored in its comment:
+
+    - null in the frame, typed in the table: the frame's column takes the stored type;
+    - null when the table was created (stored as ``text``), typed now: the column is altered
+      to the new type (``alters``, run in the write's transaction) and the note takes the type.
+
+    Anything else is left as is (and :func:`_check_layout` refuses a real layout change)."""
+    unchanged = _Reconciled(frame_table, table, frame_table.schema, before, [])
+    stored = parse_comment(comment) if before is not None else None
+    if before is None or stored is None:
+        return unchanged
+    adopted = _adopt_null_columns(frame_table, stored) or frame_table
+    fields = list(stored)
+    layout = list(before)
+    by_name = {name: i for i, (name, _) in enumerate(layout)}
+    alters: list[str] = []
+    typed_now: list[str] = []
+    for field in adopted.schema:
+        if field.name not in stored.names:
+            continue
+        if not pa.types.is_null(stored.field(field.name).type) or pa.types.is_null(field.type):
+            continue
+        typed_now.append(field.name)
+        fields[stored.get_field_index(field.name)] = field
+        kind = postgres_type(field.name, field.type)
+        if field.name in by_name and layout[by_name[field.name]][1] != kind:
+            alters.append(
+                _text(
+                    sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}").format(
+                        target.sql, sql.Identifier(field.name), sql.SQL(kind),
+                        sql.Identifier(field.name), sql.SQL(kind),
+                    )
+                )
+            )
+            layout[by_name[field.name]] = (field.name, kind)
+    if adopted is frame_table and not typed_now:
+        return unchanged
+    note = stored
+    if typed_now:
+        metadata = _merged_pandas_metadata(stored.metadata, adopted.schema.metadata, typed_now)
+        note = pa.schema(fields, metadata=metadata)
+    return _Reconciled(adopted, _prepare(adopted, run_id), note, layout, alters)
+
+
+def _merged_pandas_metadata(
+    stored: dict[bytes, bytes] | None, frame: dict[bytes, bytes] | None, names: list[str]
+) -> dict[bytes, bytes] | None:
+    """The stored schema metadata with the pandas entries of ``names`` taken from the frame
+    (their dtype, e.g. ``Int64`` rather than the all-null ``object``, is known only now)."""
+    if not stored or b"pandas" not in stored or not frame or b"pandas" not in frame:
+        return stored
+    kept = json.loads(stored[b"pandas"])
+    fresh = {c.get("name"): c for c in json.loads(frame[b"pandas"]).get("columns", [])}
+    kept["columns"] = [
+        fresh.get(c.get("name"), c) if c.get("name") in names else c
+        for c in kept.get("columns", [])
+    ]
+    return {**stored, b"pandas": json.dumps(kept).encode()}
 
 
 def _adopt_null_columns(frame_table: pa.Table, stored: pa.Schema) -> pa.Table | None:
@@ -340,8 +423,9 @@ def upsert_table(
     table = _prepare(frame_table, run_id)
     _check_keys(target, table, keys)
     before, comment = _ensure_table(pg, target, table, frame_table.schema, primary_key=keys)
-    frame_table, table, note_schema = _reconcile(frame_table, table, before, comment, run_id)
-    _check_layout(target, before, table)
+    fit = _reconcile(target, frame_table, table, before, comment, run_id)
+    table, note_schema = fit.table, fit.note_schema
+    _check_layout(target, fit.layout_before, table)
     _check_unique_key(pg, target, keys)
     staging = _staging_name(target)
     names = [sql.Identifier(n) for n in table.column_names]
@@ -357,6 +441,8 @@ def upsert_table(
     )
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
+        for alter in fit.alters:
+            cursor.execute(alter)
         cursor.execute(
             _text(sql.SQL("CREATE TABLE {} ({})").format(staging.sql, _columns_sql(table)))
         )
