@@ -7,6 +7,11 @@ pair is ``lambda * prod(m) / (lambda * prod(m) + (1 - lambda) * prod(u))``. EM a
 between those posteriors and re-estimating ``m``, ``u`` and ``lambda`` (the share of matches
 among the candidate pairs). Missing levels (-1) contribute nothing. EM runs on the distinct
 comparison vectors with their counts, so its cost does not grow with the number of pairs.
+
+Two safeguards keep an unsupervised fit from merging different people on a mostly clean table
+(where EM has few or no duplicates to learn from): ``m`` has a Dirichlet prior of "matches
+mostly agree" (:data:`M_PRIOR_PAIRS` pseudo-pairs), and each field level's weight is bounded
+(:data:`MAX_FIELD_BITS`). ``u`` starts from random pairs, bounded away from 0 and 1.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ PROBABILITY_FLOOR = 1e-6
 #: Strength of the prior on ``m`` in pseudo-pairs (see :func:`fit_em`).
 M_PRIOR_PAIRS = 30.0
 #: Most evidence one field's level may add or remove, in bits (see :class:`FellegiSunterModel`).
-MAX_FIELD_BITS = 10.0
+MAX_FIELD_BITS = 12.0
 
 
 @dataclass
@@ -38,8 +43,10 @@ class FellegiSunterModel:
     #: Bound on each field level's weight |log2(m/u)|. Without it one field can outweigh all
     #: others: an email one character off is ~1e-7 likely among random pairs (24 bits), yet
     #: namesakes' emails built from their names are that close far more often (fields are
-    #: not independent given a non-match). 10 bits (odds 1024:1) still lets two agreeing
-    #: fields outvote the prior.
+    #: not independent given a non-match). Measured on generated sets at 0-30% duplicates:
+    #: unbounded, 2 such pairs passed the threshold at 0.25% duplicates; 10, 12 and 14 bits all
+    #: passed none, with recall at 100k records 0.9815, 0.9825 and 0.9834 (unbounded 0.9834);
+    #: 12 (odds 4096:1) keeps about 3 bits of margin below the threshold for such a pair.
     max_bits: float = MAX_FIELD_BITS
 
     def log_odds(self, levels: np.ndarray) -> np.ndarray:
