@@ -102,3 +102,23 @@ def test_random_pairs_never_pair_a_row_with_itself() -> None:
     many = engine._random_pairs(50, 5000)
     assert (many[:, 0] < many[:, 1]).all() and len(np.unique(many, axis=0)) == len(many)
     assert len(engine._random_pairs(1, 10)) == 0
+
+
+def test_a_fit_with_agreement_as_evidence_against_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backstop: should EM ever fit exact agreement as evidence against a match, its
+    weights are not used and nothing fuzzy is removed."""
+
+    def inverted(*args: object, **kwargs: object) -> FellegiSunterModel:
+        model = fit_em(*args, **kwargs)  # type: ignore[arg-type]
+        # exact agreement on the first field 10x rarer among "matches" than among non-matches
+        m = model.u[0].copy()
+        m[-1] *= 0.1
+        model.m[0] = m / m.sum()
+        return model
+
+    monkeypatch.setattr(engine, "fit_em", inverted)
+    duplicate_rows, people = RATES["2%"]
+    frame, _ = with_duplicate_rate(people, duplicate_rows, seed=41)
+    outcome = deduplicate(frame, SPEC)
+    assert outcome.stats.rows_removed == 0
+    assert outcome.stats.warnings and "EM fit rejected" in outcome.stats.warnings[0]
