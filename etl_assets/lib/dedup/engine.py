@@ -31,7 +31,12 @@ from etl_assets.lib.dedup.candidates import (
 )
 from etl_assets.lib.dedup.cluster import split_components
 from etl_assets.lib.dedup.compare import THRESHOLDS, compare_pairs, prepare, similarity_levels
-from etl_assets.lib.dedup.fellegi_sunter import FellegiSunterModel, fit_em, fit_labelled
+from etl_assets.lib.dedup.fellegi_sunter import (
+    FellegiSunterModel,
+    fit_em,
+    fit_labelled,
+    level_frequencies,
+)
 from etl_assets.lib.dedup.keys import parse_term
 from etl_assets.lib.dedup.merge import fill_from_cluster, row_quality, survivors
 from etl_assets.lib.dedup.normalize import key_hash, normalize_series
@@ -43,7 +48,7 @@ Embedder = Callable[[Sequence[str]], np.ndarray]
 
 CLUSTER_ID, CLUSTER_SIZE = "_cluster_id", "_cluster_size"
 KEPT_ID, SCORE, MATCH_KIND = "_kept_id", "_score", "_match_kind"
-_RANDOM_PAIRS = 50_000
+_RANDOM_PAIRS = 200_000
 _BORDERLINE = 10
 
 
@@ -214,9 +219,14 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
 
 
 def _random_pairs(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """Up to ``size`` distinct random pairs of different rows (with replacement, then deduplicated)."""
+    if n < 2 or size < 1:
+        return np.zeros((0, 2), dtype=np.int64)
     rng = np.random.default_rng(seed)
-    pairs = rng.integers(0, n, size=(size, 2))
-    return canonical_pairs(pairs)
+    left = rng.integers(0, n, size=size)
+    right = rng.integers(0, n - 1, size=size)
+    right += right >= left  # never a row with itself
+    return canonical_pairs(np.stack([left, right], axis=1))
 
 
 def _fit(
@@ -228,15 +238,10 @@ def _fit(
         labelled = labels[["left", "right"]].to_numpy(dtype=np.int64)
         labelled_levels, _ = _compare_all(prepared, labelled)
         return fit_labelled(labelled_levels, labels["match"].astype(bool).to_numpy(), n_levels, names, levels)
-    random = _random_pairs(n_rows, min(_RANDOM_PAIRS, max(n_rows * 5, 100)))
-    u_init = None
-    if len(random):
-        random_levels, _ = _compare_all(prepared, random)
-        u_init = []
-        for f, n in enumerate(n_levels):
-            column = random_levels[:, f]
-            counts = np.bincount(column[column >= 0], minlength=n)[:n] + 1.0
-            u_init.append(counts / counts.sum())
+    # u starts from the agreement rates among random pairs (almost all non-matches whatever
+    # the duplicate rate), bounded away from 0 and 1
+    random = _random_pairs(n_rows, min(_RANDOM_PAIRS, n_rows * (n_rows - 1) // 2))
+    u_init = level_frequencies(_compare_all(prepared, random)[0], n_levels) if len(random) else None
     return fit_em(levels, n_levels, names, u_init=u_init)
 
 

@@ -113,16 +113,6 @@ def test_labelled_sample_fits_weights() -> None:
     _check(outcome.labels, entity)
 
 
-def test_no_duplicates_means_nothing_removed() -> None:
-    # one record per person: namesakes (same name, everything else different) are not duplicates,
-    # and an EM fit that would treat them as such is refused
-    frame, entity = generate_customers(4000, seed=41)
-    unique = frame[~pd.Series(entity).duplicated().to_numpy()].reset_index(drop=True)
-    outcome = deduplicate(unique, DedupSpec.model_validate({"fuzzy": PERSON_FUZZY}))
-    assert outcome.stats.rows_removed == 0
-    assert outcome.stats.warnings and "EM fit rejected" in outcome.stats.warnings[0]
-
-
 def test_candidate_only_field_adds_no_evidence() -> None:
     frame, entity = generate_customers(1500, seed=51)
     extra = {**PERSON_FUZZY, "fields": {**PERSON_FUZZY["fields"], "swapped": {"compare": "name", "columns": ["last_name", "first_name"], "score": False}}}  # type: ignore[dict-item]
