@@ -4,7 +4,10 @@ The formats only turn tables into bytes and back; where the bytes go (temporary 
 replace, S3) is :mod:`etl_assets.lib.io.storage`'s job, and the exact pandas dtypes come from
 :mod:`etl_assets.lib.io.convert`.
 
-- Parquet keeps its own schema (pandas metadata included).
+- Parquet keeps its own schema (pandas metadata included). Column statistics (min/max, null
+  count) are written for every column except text columns unless ``string_statistics`` is on:
+  min/max of strings cost about 0.13 s per million rows of a 13-text-column table (a third of
+  the write), and text min/max rarely prunes anything (the raw layer is all text).
 - CSV is written by ``pyarrow.csv.write_csv`` (every string value quoted, nulls as empty
   unquoted fields, floats in shortest round-trip form, instants with their UTC offset) and read
   by ``pyarrow.csv.read_csv`` with each column's type from the schema sidecar, so nothing is
@@ -42,8 +45,24 @@ class FileFormat(Protocol):
         ...
 
 
-def write_parquet_file(table: pa.Table, local_file: str) -> None:
-    pq.write_table(table, local_file, compression="snappy")
+def write_parquet_file(table: pa.Table, local_file: str, *, string_statistics: bool = False) -> None:
+    pq.write_table(
+        table, local_file, compression="snappy", write_statistics=_statistics_columns(table, string_statistics)
+    )
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _statistics_columns(table: pa.Table, string_statistics: bool) -> bool | list[str]:
+    """``True`` (all columns) or the names of the non-text columns that get statistics."""
+    if string_statistics:
+        return True
+    columns = [field.name for field in table.schema if not _is_text(field.type)]
+    return columns or False
 
 
 def write_csv_file(table: pa.Table, local_file: str) -> None:
@@ -70,9 +89,11 @@ class ParquetFormat:
     name: str = "parquet"
     extension: str = ".parquet"
     has_sidecar: bool = False
+    #: Min/max statistics for text columns too (off: see the module docstring).
+    string_statistics: bool = False
 
     def write_file(self, table: pa.Table, local_file: str) -> None:
-        write_parquet_file(table, local_file)
+        write_parquet_file(table, local_file, string_statistics=self.string_statistics)
 
     def read_file(
         self, source: Source, schema: pa.Schema | None = None, *, use_threads: bool = True

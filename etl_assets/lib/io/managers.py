@@ -54,7 +54,7 @@ from etl_assets.lib.io.convert import (
     storable_frame,
     table_to_frame,
 )
-from etl_assets.lib.io.formats import FORMATS, FileFormat
+from etl_assets.lib.io.formats import FORMATS, FileFormat, ParquetFormat
 from etl_assets.lib.io.metadata import table_schema
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.paths import check_asset_key_parts, check_partition_key, local_name
@@ -243,14 +243,25 @@ class FileIOManagerBase(ConfigurableIOManagerFactory[FrameIOManager]):
         if local_name(path) is None:  # object stores: same code, terminal errors not retried
             from etl_assets.lib.io.remote import RemoteFrameIOManager
 
-            return RemoteFrameIOManager(FORMATS[self.format_name], path)
-        return FrameIOManager(FORMATS[self.format_name], path)
+            return RemoteFrameIOManager(self.file_format(), path)
+        return FrameIOManager(self.file_format(), path)
+
+    def file_format(self) -> FileFormat:
+        return FORMATS[self.format_name]
 
 
 class ParquetIOManager(FileIOManagerBase):
     """DataFrames as Parquet files (types carried by the file itself)."""
 
     format_name: ClassVar[StorageFormat] = "parquet"
+    string_statistics: bool = Field(
+        default=False,
+        description="Write min/max statistics for text columns too (costs about a third of the"
+        " write time of a text-heavy table; numeric, date and time columns always get them).",
+    )
+
+    def file_format(self) -> FileFormat:
+        return ParquetFormat(string_statistics=self.string_statistics)
 
 
 class CsvIOManager(FileIOManagerBase):

@@ -449,9 +449,9 @@ def break_writer(fmt: str, monkeypatch: pytest.MonkeyPatch, fail_on_call: int = 
     name = {"parquet": "write_parquet_file", "csv": "write_csv_file"}[fmt]
     real = getattr(io_formats, name)
 
-    def write_half_then_die(table: pa.Table, local_file: str) -> None:
+    def write_half_then_die(table: pa.Table, local_file: str, **options: object) -> None:
         calls["n"] += 1
-        real(table, local_file)
+        real(table, local_file, **options)
         if calls["n"] >= fail_on_call:
             os.truncate(local_file, os.path.getsize(local_file) // 2)
             raise OSError("disk went away")
