@@ -56,6 +56,7 @@ from etl_assets.lib.io.convert import (
 )
 from etl_assets.lib.io.formats import FORMATS, FileFormat, ParquetFormat
 from etl_assets.lib.io.metadata import table_schema
+from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.paths import check_asset_key_parts, check_partition_key, local_name
 from etl_assets.lib.io.storage import (
@@ -129,7 +130,7 @@ class FrameIOManager(UPathIOManager):
                 metadata["rows_by_partition"] = MetadataValue.json(
                     {k: p.num_rows for k, p in parts.items()}
                 )
-                _record_rows_per_partition(context, {k: p.num_rows for k, p in parts.items()})
+                record_rows_per_partition(context, {k: p.num_rows for k, p in parts.items()})
         else:
             path = self._get_path(context)
             sweep_stale_temps(path.parent)
@@ -297,20 +298,3 @@ def io_manager_for(
             f"unknown storage format {format!r}; expected one of {sorted(IO_MANAGER_CLASSES)}"
         ) from None
     return cls(base_path=base_path, storage_options=storage_options, s3=s3)
-
-
-def _record_rows_per_partition(context: OutputContext, rows: dict[str, int]) -> None:
-    """Give each partition's materialization event its own row count in a range run.
-
-    Only possible inside a real step; an OutputContext built by hand for a unit test has no
-    step context, and then the run-level metadata is all there is.
-    """
-    step_context = getattr(context, "_step_context", None)
-    if step_context is None or not context.has_asset_key:
-        return
-    for key, count in rows.items():
-        step_context.add_asset_metadata(
-            {"dagster/row_count": count, "partition_rows": count},
-            asset_key=context.asset_key,
-            partition_key=key,
-        )

@@ -27,8 +27,8 @@ from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputCo
 from pydantic import Field
 
 from etl_assets.lib.io.convert import frame_to_table, storable_frame
-from etl_assets.lib.io.managers import _record_rows_per_partition
 from etl_assets.lib.io.metadata import table_schema
+from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.postgres.identifiers import TableName, check_identifier, table_for_asset
 from etl_assets.lib.io.postgres.ledger import written_partitions
@@ -95,7 +95,7 @@ class PostgresIOManager(ConfigurableIOManager):
             if len(keys) > 1:  # Dagster copies this metadata to every partition of the run
                 rows = {k: p.num_rows for k, p in parts.items()}
                 metadata["rows_by_partition"] = MetadataValue.json(rows)
-                _record_rows_per_partition(context, rows)  # ...so each gets its own count too
+                record_rows_per_partition(context, rows)  # ...so each gets its own count too
         else:
             primary_key = (context.definition_metadata or {}).get("primary_key")
             if primary_key:
