@@ -20,7 +20,6 @@ from dagster import (
     AssetKey,
     AssetOut,
     AssetsDefinition,
-    BackfillPolicy,
     MetadataValue,
     Output,
     PartitionsDefinition,
@@ -45,6 +44,7 @@ from etl_assets.factory.mapping import (
     mapping_ins,
     mapping_resource_keys,
 )
+from etl_assets.factory.partitions import partitioning
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
     clean_check_specs,
@@ -71,13 +71,6 @@ def _timing(started: float, rows: int) -> dict[str, Any]:
     }
 
 
-def _partitioning(partitioned: bool, partitions_def: PartitionsDefinition | None) -> dict[str, Any]:
-    """Partitioned assets get the pipeline's partitions and run a backfill range as one run."""
-    if not partitioned:
-        return {}
-    return {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}
-
-
 def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDefinition | None) -> AssetsDefinition:
     source = spec.sources[name]
     storage = spec.storage_for(source)
@@ -89,7 +82,7 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage, source.format},
         metadata={"source_path": source.path, "source_format": source.format},
-        **_partitioning(source.partitioned, partitions_def),
+        **partitioning(source.partitioned, partitions_def),
     )
     def raw_asset(context: AssetExecutionContext, source_files: SourceFiles) -> Output[pd.DataFrame]:
         started = time.perf_counter()
@@ -157,7 +150,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             *drift_check_specs(clean.schema_drift, clean_asset_key),
             *mapping_check_specs(spec, name),
         ],
-        **_partitioning(partitioned, partitions_def),
+        **partitioning(partitioned, partitions_def),
     )
     def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
         started = time.perf_counter()
@@ -261,7 +254,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
             *aggregate_check_specs(spec, name),
             *drift_check_specs(agg.schema_drift, agg_key(spec.pipeline, name)),
         ],
-        **_partitioning(partitioned, partitions_def),
+        **partitioning(partitioned, partitions_def),
     )
     def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
         started = time.perf_counter()

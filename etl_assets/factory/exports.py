@@ -20,7 +20,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -31,6 +30,7 @@ from dagster import (
 
 from etl_assets.factory.keys import agg_key, clean_key, export_key
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, classified_errors
+from etl_assets.factory.partitions import partitioning
 from etl_assets.lib.exports import LoadReport, post_rows
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.http.source import auth_headers, client_for
@@ -57,11 +57,6 @@ def build_export_asset(
     key = export_key(spec.pipeline, name)
     # the source machinery's retry/rate-limit options, reused as they are
     limits = HttpSourceOptions(url=options.url, retry=options.retry, rate_limit=options.rate_limit)
-    partitioning: dict[str, Any] = (
-        {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}
-        if partitioned
-        else {}
-    )
 
     @asset(
         key=key,
@@ -72,7 +67,7 @@ def build_export_asset(
         kinds={"pandas", "http"},
         metadata={"export_url": options.url, "batch_size": options.batch_size},
         retry_policy=retry_policy,
-        **partitioning,
+        **partitioning(partitioned, partitions_def),
     )
     def export_asset(
         context: AssetExecutionContext, table: pd.DataFrame, http_client: HttpClientResource

@@ -32,6 +32,7 @@ from dagster import (
 )
 
 from etl_assets.factory.keys import raw_key
+from etl_assets.factory.partitions import partitioning
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.errors import SourceError
@@ -74,14 +75,6 @@ def build_http_raw_asset(
     source = spec.sources[name]
     assert source.http is not None
     storage = spec.storage_for(source)
-    partitioning: dict[str, Any] = {}
-    if source.partitioned:
-        from dagster import BackfillPolicy
-
-        partitioning = {
-            "partitions_def": partitions_def,
-            "backfill_policy": BackfillPolicy.single_run(),
-        }
 
     @asset(
         key=raw_key(spec.pipeline, name),
@@ -91,7 +84,7 @@ def build_http_raw_asset(
         kinds={"pandas", storage, "http"},
         metadata={"source_url": source.http.url, "source_format": "http"},
         retry_policy=retry_policy,
-        **partitioning,
+        **partitioning(source.partitioned, partitions_def),
     )
     def http_raw_asset(
         context: AssetExecutionContext, http_client: HttpClientResource

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import (
+    BackfillPolicy,
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
     MonthlyPartitionsDefinition,
+    PartitionsDefinition,
     TimeWindowPartitionsDefinition,
     WeeklyPartitionsDefinition,
 )
@@ -28,3 +32,11 @@ def partitions_definition(spec: PartitionsSpec) -> TimeWindowPartitionsDefinitio
         end_date=spec.end.strftime(fmt) if spec.end is not None else None,
         timezone=spec.timezone,
     )
+
+
+def partitioning(partitioned: bool, partitions_def: PartitionsDefinition | None) -> dict[str, Any]:
+    """Asset keyword arguments: partitioned assets get the pipeline's partitions and run a
+    backfill range as one run (a year of daily partitions is one run, not 365)."""
+    if not partitioned:
+        return {}
+    return {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}

@@ -53,14 +53,14 @@ def _type_name(value: object) -> str:
     )
 
 
-def _flattened(
+def flatten_record(
     record: dict[str, Any], prefix: str = "", into: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Nested objects as ``parent.child`` keys, in document order (lists are kept as values)."""
     out: dict[str, Any] = {} if into is None else into
     for key, value in record.items():
         if isinstance(value, dict) and value:
-            _flattened(value, f"{prefix}{key}.", out)
+            flatten_record(value, f"{prefix}{key}.", out)
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -76,7 +76,7 @@ def records_to_frame(records: list[dict[str, Any]], flatten: bool) -> pd.DataFra
     if not records:
         return pd.DataFrame(index=pd.RangeIndex(0))
     return pd.DataFrame.from_records(
-        [_flattened(record) for record in records] if flatten else records
+        [flatten_record(record) for record in records] if flatten else records
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from etl_assets.lib.sources.http.errors import MalformedResponseError
+from etl_assets.lib.sources.json import flatten_record
 
 
 def records_at(document: Any, record_path: str | None, shown: str) -> list[dict[str, Any]]:
@@ -47,18 +48,6 @@ def records_at(document: Any, record_path: str | None, shown: str) -> list[dict[
                 url=shown,
             )
     return value
-
-
-def flatten_record(
-    record: dict[str, Any], prefix: str = "", into: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {} if into is None else into
-    for key, value in record.items():
-        if isinstance(value, dict) and value:
-            flatten_record(value, f"{prefix}{key}.", out)
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _kind(value: Any) -> str:
