@@ -1,0 +1,174 @@
+"""JSON values -> columns that every storage format can hold.
+
+The raw layer stores what landed, and it must be storable as Parquet, CSV and JSON alike (CSV
+has no nested or mixed columns; Parquet needs one type per column). So each column of a JSON
+or JSON Lines source is normalised here, the same way on the Arrow fast path and on the
+record-by-record path:
+
+- a column whose values have one JSON type keeps it: bool, int (int64), float (ints and floats
+  together are float), string;
+- a column mixing JSON types (``1`` in one record, ``"2"`` in the next) becomes text, as a CSV
+  column would be: strings as they are, the rest as JSON (``1``, ``2.5``, ``true``), so the
+  clean step converts or rejects each value by its text;
+- lists, and objects that are not flattened (``flatten: false``, or an empty object), become
+  their JSON text (:func:`etl_assets.lib.json_text.json_text`);
+- integers beyond int64, and integers beyond 2**53 in a column that also has floats, become text
+  (a float would silently change them);
+- a column with no value at all is text (all null).
+
+Objects are flattened to ``parent.child`` columns when ``flatten`` is on. A record whose own
+keys collide after flattening (``"a.b"`` next to ``"a": {"b": ...}``) cannot be represented and
+is reported by :func:`flatten_paths` as a :class:`FlattenClash`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from etl_assets.lib.json_text import json_text, scalar_text
+
+__all__ = ["FlattenClash", "empty_table", "flatten_paths", "normalise_arrow", "records_to_table"]
+
+TEXT = pa.large_string()
+_INT64 = 2**63
+_EXACT_IN_FLOAT = 2**53
+
+
+class FlattenClash(ValueError):
+    """Two keys of one record flatten to the same column name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"two keys of the record flatten to the same column {name!r} (a key with a dot next "
+            "to a nested object); set json.flatten: false to keep such objects whole"
+        )
+
+
+def flatten_paths(
+    record: dict[str, Any], prefix: str = "", into: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Nested non-empty objects as ``parent.child`` keys, in document order.
+
+    Unlike a plain flatten, a name produced twice is an error (:class:`FlattenClash`) rather
+    than the first value silently overwritten.
+    """
+    out: dict[str, Any] = {} if into is None else into
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flatten_paths(value, f"{name}.", out)
+        elif name in out:
+            raise FlattenClash(name)
+        else:
+            out[name] = value
+    return out
+
+
+# --------------------------------------------------------------------------- Python values
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return "nested"
+
+
+def column_array(values: list[Any]) -> pa.Array:
+    """One column's JSON values (None = null or missing) as a storable Arrow array."""
+    kinds = {_kind(value) for value in values if value is not None}
+    if kinds == {"bool"}:
+        return pa.array(values, pa.bool_())
+    if kinds == {"str"}:
+        return pa.array(values, TEXT)
+    present = [value for value in values if value is not None]
+    if kinds == {"int"} and all(-_INT64 <= value < _INT64 for value in present):
+        return pa.array(values, pa.int64())
+    if (
+        kinds
+        and kinds <= {"int", "float"}
+        and "float" in kinds
+        and all(isinstance(v, float) or -_EXACT_IN_FLOAT <= v <= _EXACT_IN_FLOAT for v in present)
+    ):
+        return pa.array(values, pa.float64())
+    if kinds == {"nested"}:
+        return pa.array([None if value is None else json_text(value) for value in values], TEXT)
+    return pa.array([None if value is None else scalar_text(value) for value in values], TEXT)
+
+
+def records_to_table(rows: list[dict[str, Any] | None]) -> pa.Table:
+    """Rows (already flattened if wanted; None = a rejected record, all nulls) as a table.
+
+    Columns come in order of first appearance; a key missing from a record is null.
+    """
+    names: dict[str, None] = {}
+    for row in rows:
+        if row:
+            names.update(dict.fromkeys(row))
+    columns = {
+        name: column_array([None if row is None else row.get(name) for row in rows])
+        for name in names
+    }
+    if not columns:
+        return empty_table(len(rows))
+    return pa.table(columns)
+
+
+def empty_table(rows: int) -> pa.Table:
+    """A table of ``rows`` rows and no columns (records without keys, or none at all)."""
+    return pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
+
+
+# --------------------------------------------------------------------------- Arrow columns
+
+
+def _arrow_as_json_text(array: pa.ChunkedArray) -> pa.Array:
+    return pa.array(
+        [None if value is None else json_text(value) for value in array.to_pylist()], TEXT
+    )
+
+
+def _normalise(
+    name: str, column: pa.ChunkedArray, flatten: bool
+) -> list[tuple[str, pa.ChunkedArray | pa.Array]]:
+    kind = column.type
+    if pa.types.is_struct(kind) and kind.num_fields and flatten:
+        combined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        assert isinstance(combined, pa.StructArray)
+        children = combined.flatten()  # parent nulls applied to every child
+        out: list[tuple[str, pa.ChunkedArray | pa.Array]] = []
+        for field, child in zip(kind, children, strict=True):
+            out.extend(_normalise(f"{name}.{field.name}", pa.chunked_array([child]), flatten))
+        return out
+    if pa.types.is_nested(kind):
+        return [(name, _arrow_as_json_text(column))]
+    if pa.types.is_null(kind):
+        return [(name, pa.nulls(len(column), TEXT))]
+    return [(name, column)]
+
+
+def normalise_arrow(table: pa.Table, flatten: bool) -> pa.Table | None:
+    """Arrow's parse of JSON Lines with the same column rules as :func:`records_to_table`.
+
+    None when flattening gives two columns the same name (the caller then reads record by
+    record, where the clash is reported per record).
+    """
+    names: list[str] = []
+    arrays: list[pa.ChunkedArray | pa.Array] = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        for name, array in _normalise(field.name, column, flatten):
+            names.append(name)
+            arrays.append(array)
+    if len(set(names)) != len(names):
+        return None
+    if not names:
+        return empty_table(table.num_rows)
+    return pa.table(arrays, names=names)
