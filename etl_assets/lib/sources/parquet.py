@@ -4,8 +4,9 @@ The only format whose raw layer is typed: Parquet already carries a schema, so t
 text to preserve. ``_source_row`` is the row's position in the file (1-based). A gzip- or
 zip-wrapped file is decompressed in memory first (Parquet needs random access).
 
-Nested columns (list, struct, map) are kept as they are; the clean step turns one declared
-``type: string`` into JSON text. The physical count is the footer's: rows and row groups as
+Nested columns (list, struct, map) are kept as they are, Arrow-typed (``pd.ArrowDtype``); the
+clean step turns one declared ``type: string`` into JSON text. CSV storage cannot hold them:
+store such a raw table as Parquet or JSON Lines, or declare them in a clean table. The physical count is the footer's: rows and row groups as
 the writer recorded them, compared with the rows actually read.
 """
 
@@ -21,7 +22,6 @@ from etl_assets.lib.sources.files import (
     SOURCE_FILE_COLUMN,
     SOURCE_ROW_COLUMN,
     SourceFile,
-    arrow_to_pandas,
     check_reserved,
     with_lineage,
 )
@@ -45,6 +45,13 @@ def _open(file: SourceFile) -> tuple[pq.ParquetFile, int]:
     return pq.ParquetFile(pa.BufferReader(data)), len(data)
 
 
+def _nested_as_arrow(data_type: pa.DataType) -> pd.ArrowDtype | None:
+    """Nested columns stay Arrow-typed in pandas: as Python objects a map would come back as a
+    list of pairs and a struct would lose its field types; the clean step needs the Arrow type
+    to write their JSON text."""
+    return pd.ArrowDtype(data_type) if pa.types.is_nested(data_type) else None
+
+
 def read_parquet_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
     del spec  # Parquet needs no options: the file carries its schema
     try:
@@ -57,7 +64,7 @@ def read_parquet_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
     # frame's index and be lost when frames are concatenated.
     table = table.replace_schema_metadata(None)
     check_reserved(file, table.column_names, _RESERVED)
-    frame: pd.DataFrame = arrow_to_pandas(with_lineage(table, file.label))
+    frame = with_lineage(table, file.label).to_pandas(types_mapper=_nested_as_arrow)
     physical = PhysicalInput(
         file=file.label,
         bytes=size,
