@@ -48,7 +48,6 @@ from etl_assets.lib.sources.files import (
     SOURCE_FILE_COLUMN,
     SOURCE_ROW_COLUMN,
     SourceFile,
-    arrow_to_pandas,
     check_reserved,
     decode_text,
     is_utf8,
@@ -155,8 +154,19 @@ def _finish(
     """Lineage and ``_parse_error`` appended, converted once, the physical count attached."""
     check_reserved(file, table.column_names, _RESERVED)
     table = with_lineage(table, file.label, rows).append_column(PARSE_ERROR_COLUMN, errors)
-    frame = arrow_to_pandas(table)
+    frame = table.to_pandas(types_mapper=_nullable)
+    frame[SOURCE_ROW_COLUMN] = frame[SOURCE_ROW_COLUMN].astype("int64")  # never null
     return attach_physical(frame, _emitted(physical, len(frame)))
+
+
+def _nullable(data_type: pa.DataType) -> object:
+    """Ints and booleans as pandas' nullable dtypes: a rejected record's row is null, and numpy
+    would turn an int column with a null into floats (rounding beyond 2**53)."""
+    if pa.types.is_integer(data_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(data_type):
+        return pd.BooleanDtype()
+    return None
 
 
 def _emitted(physical: PhysicalInput, rows: int) -> PhysicalInput:

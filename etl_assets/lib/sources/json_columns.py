@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl_assets.lib.json_text import json_text, scalar_text
 
@@ -130,43 +131,49 @@ def empty_table(rows: int) -> pa.Table:
 # --------------------------------------------------------------------------- Arrow columns
 
 
-def _arrow_as_json_text(array: pa.ChunkedArray) -> pa.Array:
-    return pa.array(
-        [None if value is None else json_text(value) for value in array.to_pylist()], TEXT
-    )
+def _flattened(name: str, column: pa.ChunkedArray) -> list[tuple[str, pa.ChunkedArray]]:
+    """A struct column as its ``parent.child`` columns (parent nulls applied), recursively."""
+    if not (pa.types.is_struct(column.type) and column.type.num_fields):
+        return [(name, column)]
+    combined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    out: list[tuple[str, pa.ChunkedArray]] = []
+    for field, child in zip(column.type, combined.flatten(), strict=True):
+        out.extend(_flattened(f"{name}.{field.name}", pa.chunked_array([child])))
+    return out
 
 
-def _normalise(
-    name: str, column: pa.ChunkedArray, flatten: bool
-) -> list[tuple[str, pa.ChunkedArray | pa.Array]]:
+def _exact_scalar(column: pa.ChunkedArray) -> bool:
+    """Whether Arrow's column holds exactly what the records said, as one scalar type.
+
+    Not so for nested values (Arrow's list<double> prints ``1`` as ``1.0`` and its structs add
+    null fields a record never had), and not for a float column holding magnitudes of 2**53 or
+    more (Arrow makes integers beyond int64, and ints next to floats, into doubles, which
+    rounds them).
+    """
     kind = column.type
-    if pa.types.is_struct(kind) and kind.num_fields and flatten:
-        combined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        assert isinstance(combined, pa.StructArray)
-        children = combined.flatten()  # parent nulls applied to every child
-        out: list[tuple[str, pa.ChunkedArray | pa.Array]] = []
-        for field, child in zip(kind, children, strict=True):
-            out.extend(_normalise(f"{name}.{field.name}", pa.chunked_array([child]), flatten))
-        return out
     if pa.types.is_nested(kind):
-        return [(name, _arrow_as_json_text(column))]
-    if pa.types.is_null(kind):
-        return [(name, pa.nulls(len(column), TEXT))]
-    return [(name, column)]
+        return False
+    if pa.types.is_floating(kind) and len(column) and column.null_count < len(column):
+        largest = pc.max(pc.abs(column)).as_py()
+        return largest is None or largest < _EXACT_IN_FLOAT
+    return True
 
 
 def normalise_arrow(table: pa.Table, flatten: bool) -> pa.Table | None:
     """Arrow's parse of JSON Lines with the same column rules as :func:`records_to_table`.
 
-    None when flattening gives two columns the same name (the caller then reads record by
-    record, where the clash is reported per record).
+    None when Arrow's typed result is not exact (see :func:`_exact_scalar`) or flattening gives
+    two columns one name: the caller then reads record by record, which is exact and reports
+    a clash per record.
     """
     names: list[str] = []
     arrays: list[pa.ChunkedArray | pa.Array] = []
     for field, column in zip(table.schema, table.columns, strict=True):
-        for name, array in _normalise(field.name, column, flatten):
+        for name, array in _flattened(field.name, column) if flatten else [(field.name, column)]:
+            if not _exact_scalar(array):
+                return None
             names.append(name)
-            arrays.append(array)
+            arrays.append(pa.nulls(len(array), TEXT) if pa.types.is_null(array.type) else array)
     if len(set(names)) != len(names):
         return None
     if not names:
