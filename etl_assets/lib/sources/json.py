@@ -34,6 +34,7 @@ timestamps; such fields are read again as strings so the raw layer keeps the tex
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,9 @@ _RESERVED = (SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARSE_ERROR_COLUMN, PARTITIO
 _WHITESPACE = np.array([9, 10, 13, 32], dtype=np.uint8)
 _LINE_CHUNK = 1 << 24
 _BOM = b"\xef\xbb\xbf"
+#: A line whose first non-whitespace byte is not ``{`` (the first line, then any later one).
+_NOT_AN_OBJECT_FIRST = re.compile(rb"[ \t\r]*[^{ \t\r\n]")
+_NOT_AN_OBJECT = re.compile(rb"\n[ \t\r]*[^{ \t\r\n]")
 #: Characters of a bad record's text quoted in its ``_parse_error``.
 _SHOWN = 200
 
@@ -324,6 +328,17 @@ def _strings_for_timestamps(data_type: pa.DataType) -> pa.DataType:
     return data_type
 
 
+def _objects_only(data: bytes) -> bool:
+    """Whether every non-blank line starts (after whitespace) with ``{``.
+
+    Arrow's JSON reader takes a ``null`` line for a row of nulls (it should be a rejected
+    record) and, in pyarrow 26, crashes the process (segmentation fault) on a file whose only
+    line is ``null``; other non-object lines it refuses. So Arrow only sees files that can
+    hold objects only; the rest is read line by line. Two regex scans, no Python loop.
+    """
+    return _NOT_AN_OBJECT_FIRST.match(data) is None and _NOT_AN_OBJECT.search(data) is None
+
+
 def _read_arrow(data: bytes) -> pa.Table | None:
     """Arrow's parse of the lines, or None if Arrow cannot (the caller falls back to Python)."""
     read_options = pajson.ReadOptions(use_threads=True, block_size=1 << 22)
@@ -403,7 +418,7 @@ def read_jsonl_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
         data = decode_text(file, data, spec.encoding).encode("utf-8")
     physical = _physical_lines(file, size, data)
     line_numbers = _nonblank_lines(data)
-    arrow = _read_arrow(data) if len(line_numbers) else None
+    arrow = _read_arrow(data) if len(line_numbers) and _objects_only(data) else None
     if arrow is not None and arrow.num_rows == len(line_numbers):
         table = normalise_arrow(arrow, options.flatten)
         if table is not None:

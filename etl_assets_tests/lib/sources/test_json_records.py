@@ -63,7 +63,9 @@ def assert_storable(frame: pd.DataFrame, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
-def test_mixed_type_key_is_text_and_clean_rejects_only_the_bad_value(root, write, tmp_path, fmt) -> None:
+def test_mixed_type_key_is_text_and_clean_rejects_only_the_bad_value(
+    root, write, tmp_path, fmt
+) -> None:
     text = json.dumps(MIXED) if fmt == "json" else _jsonl(MIXED)
     write(f"landing/e.{fmt}", text)
     raw = _read(root, f"landing/e.{fmt}", fmt)
@@ -121,7 +123,9 @@ def test_flatten_clash_is_a_rejected_record(root, write) -> None:
     frame = _read(root, "c.jsonl", "jsonl")
     assert "same column 'a.b'" in frame["_parse_error"].iloc[0]
     assert frame["a.b"].tolist()[1] == 3
-    with pytest.raises(SourceReadError, match=r"c\.jsonl, row 1, column 'a\.b': the line: two keys"):
+    with pytest.raises(
+        SourceReadError, match=r"c\.jsonl, row 1, column 'a\.b': the line: two keys"
+    ):
         _read(root, "c.jsonl", "jsonl", json={"on_bad_records": "error"})
 
 
@@ -156,13 +160,17 @@ def test_duplicate_keys_as_an_error_name_file_record_and_key(root, write) -> Non
     assert caught.value.row == 2 and caught.value.column == "id"
 
     write("d.jsonl", '{"id": 1}\n\n{"id": 2, "id": 3}\n')
-    with pytest.raises(SourceReadError, match=r"^d\.jsonl, row 3, column 'id': the line: duplicate key"):
+    with pytest.raises(
+        SourceReadError, match=r"^d\.jsonl, row 3, column 'id': the line: duplicate key"
+    ):
         _read(root, "d.jsonl", "jsonl", json={"on_duplicate_keys": "error"})
 
 
 def test_duplicate_key_outside_the_records_is_an_error(root, write) -> None:
     write("w.json", '{"data": [{"id": 1}], "data": [{"id": 2}]}')
-    with pytest.raises(SourceReadError, match=r"^w\.json: duplicate key 'data' .* outside the records"):
+    with pytest.raises(
+        SourceReadError, match=r"^w\.json: duplicate key 'data' .* outside the records"
+    ):
         _read(root, "w.json", "json", json={"record_path": "data"})
 
 
@@ -180,7 +188,9 @@ def test_duplicate_key_outside_the_records_is_an_error(root, write) -> None:
         ("blank.jsonl", "\n  \n\r\n", {}),
     ],
 )
-def test_empty_file_is_zero_rows_and_cleans_to_the_declared_columns(root, write, tmp_path, name, content, fields) -> None:
+def test_empty_file_is_zero_rows_and_cleans_to_the_declared_columns(
+    root, write, tmp_path, name, content, fields
+) -> None:
     fmt = name.split(".")[1]
     write(name, content)
     raw = _read(root, name, fmt, **fields)
@@ -226,7 +236,10 @@ def test_nested_parquet_values_declared_string_are_json(root, tmp_path) -> None:
     clean = clean_table(raw, spec, table="n").clean
     assert clean["tags"].tolist()[0] == '["a", "b"]' and clean["tags"].tolist()[2] == "[]"
     assert pd.isna(clean["tags"].tolist()[1])
-    assert clean["address"].tolist()[:2] == ['{"city": "Y", "zip": "01"}', '{"city": null, "zip": "02"}']
+    assert clean["address"].tolist()[:2] == [
+        '{"city": "Y", "zip": "01"}',
+        '{"city": null, "zip": "02"}',
+    ]
     assert clean["attrs"].tolist()[:2] == ['{"k": 1}', "{}"]
     for value in [*clean["tags"].dropna(), *clean["address"].dropna(), *clean["attrs"].dropna()]:
         json.loads(value)
@@ -249,7 +262,11 @@ def test_jsonl_physical_counts_lines_blank_lines_and_rows(root, write) -> None:
     write("p.jsonl", data)
     frame, physical = _physical(root, "p.jsonl", "jsonl")
     assert physical.bytes == len(data.encode())
-    assert (physical.unit, physical.units, dict(physical.detail)) == ("lines", 6, {"blank_lines": 2})
+    assert (physical.unit, physical.units, dict(physical.detail)) == (
+        "lines",
+        6,
+        {"blank_lines": 2},
+    )
     assert physical.expected_rows == physical.emitted_rows == len(frame) == 4
     assert physical.conserved
 
@@ -263,7 +280,12 @@ def test_jsonl_physical_counts_bytes_of_the_decompressed_file(root, write) -> No
 def test_json_physical_counts_records(root, write) -> None:
     write("p.json", json.dumps({"data": [{"id": 1}, [2], {"id": 3}]}))
     frame, physical = _physical(root, "p.json", "json", json={"record_path": "data"})
-    assert (physical.unit, physical.units, physical.expected_rows, physical.emitted_rows) == ("records", 3, 3, 3)
+    assert (physical.unit, physical.units, physical.expected_rows, physical.emitted_rows) == (
+        "records",
+        3,
+        3,
+        3,
+    )
     assert len(frame) == 3
     write("empty.json", "")
     _, empty = _physical(root, "empty.json", "json")
