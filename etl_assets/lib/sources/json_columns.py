@@ -30,7 +30,18 @@ import pyarrow.compute as pc
 
 from etl_assets.lib.json_text import json_text, scalar_text
 
-__all__ = ["FlattenClash", "empty_table", "flatten_paths", "normalise_arrow", "records_to_table"]
+__all__ = [
+    "ArrowColumn",
+    "FlattenClash",
+    "arrow_columns",
+    "assemble",
+    "column_array",
+    "empty_table",
+    "flatten_paths",
+    "is_exact",
+    "records_to_table",
+    "value_at",
+]
 
 TEXT = pa.large_string()
 _INT64 = 2**63
@@ -71,6 +82,16 @@ def flatten_paths(
 # --------------------------------------------------------------------------- Python values
 
 
+_KINDS: dict[type, str] = {
+    bool: "bool",
+    int: "int",
+    float: "float",
+    str: "str",
+    dict: "nested",
+    list: "nested",
+}
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -85,7 +106,7 @@ def _kind(value: Any) -> str:
 
 def column_array(values: list[Any]) -> pa.Array:
     """One column's JSON values (None = null or missing) as a storable Arrow array."""
-    kinds = {_kind(value) for value in values if value is not None}
+    kinds = {_KINDS.get(type(value)) or _kind(value) for value in values if value is not None}
     if kinds == {"bool"}:
         return pa.array(values, pa.bool_())
     if kinds == {"str"}:
@@ -130,25 +151,30 @@ def empty_table(rows: int) -> pa.Table:
 
 # --------------------------------------------------------------------------- Arrow columns
 
+#: A column of Arrow's parse: its name, the keys leading to it in a record, and Arrow's array.
+ArrowColumn = tuple[str, tuple[str, ...], pa.ChunkedArray]
 
-def _flattened(name: str, column: pa.ChunkedArray) -> list[tuple[str, pa.ChunkedArray]]:
+
+def _flattened(name: str, path: tuple[str, ...], column: pa.ChunkedArray) -> list[ArrowColumn]:
     """A struct column as its ``parent.child`` columns (parent nulls applied), recursively."""
     if not (pa.types.is_struct(column.type) and column.type.num_fields):
-        return [(name, column)]
+        return [(name, path, column)]
     combined = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    out: list[tuple[str, pa.ChunkedArray]] = []
+    out: list[ArrowColumn] = []
     for field, child in zip(column.type, combined.flatten(), strict=True):
-        out.extend(_flattened(f"{name}.{field.name}", pa.chunked_array([child])))
+        out.extend(
+            _flattened(f"{name}.{field.name}", (*path, field.name), pa.chunked_array([child]))
+        )
     return out
 
 
-def _exact_scalar(column: pa.ChunkedArray) -> bool:
+def is_exact(column: pa.ChunkedArray) -> bool:
     """Whether Arrow's column holds exactly what the records said, as one scalar type.
 
     Not so for nested values (Arrow's list<double> prints ``1`` as ``1.0`` and its structs add
     null fields a record never had), and not for a float column holding magnitudes of 2**53 or
     more (Arrow makes integers beyond int64, and ints next to floats, into doubles, which
-    rounds them).
+    rounds them). Such columns are taken from the records themselves (:func:`value_at`).
     """
     kind = column.type
     if pa.types.is_nested(kind):
@@ -159,23 +185,36 @@ def _exact_scalar(column: pa.ChunkedArray) -> bool:
     return True
 
 
-def normalise_arrow(table: pa.Table, flatten: bool) -> pa.Table | None:
-    """Arrow's parse of JSON Lines with the same column rules as :func:`records_to_table`.
+def arrow_columns(table: pa.Table, flatten: bool) -> list[ArrowColumn] | None:
+    """Arrow's parse of JSON Lines as columns named as :func:`records_to_table` names them.
 
-    None when Arrow's typed result is not exact (see :func:`_exact_scalar`) or flattening gives
-    two columns one name: the caller then reads record by record, which is exact and reports
-    a clash per record.
+    None when flattening gives two columns one name (the caller then reads record by record,
+    which reports the clash per record).
     """
-    names: list[str] = []
-    arrays: list[pa.ChunkedArray | pa.Array] = []
+    columns: list[ArrowColumn] = []
     for field, column in zip(table.schema, table.columns, strict=True):
-        for name, array in _flattened(field.name, column) if flatten else [(field.name, column)]:
-            if not _exact_scalar(array):
-                return None
-            names.append(name)
-            arrays.append(pa.nulls(len(array), TEXT) if pa.types.is_null(array.type) else array)
+        if flatten:
+            columns.extend(_flattened(field.name, (field.name,), column))
+        else:
+            columns.append((field.name, (field.name,), column))
+    names = [name for name, _, _ in columns]
     if len(set(names)) != len(names):
         return None
+    return columns
+
+
+def value_at(record: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a parsed record (None where a key is missing or a parent null)."""
+    for key in path:
+        if not isinstance(record, dict):
+            return None
+        record = record.get(key)
+    return record
+
+
+def assemble(names: list[str], arrays: list[pa.Array | pa.ChunkedArray], rows: int) -> pa.Table:
+    """The columns as one table; null-typed ones (no value at all) as text."""
     if not names:
-        return empty_table(table.num_rows)
+        return empty_table(rows)
+    arrays = [pa.nulls(len(a), TEXT) if pa.types.is_null(a.type) else a for a in arrays]
     return pa.table(arrays, names=names)

@@ -225,8 +225,8 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
     return root
 
 
-def _read_one(root: Path, name: str, fmt: str, encoding: str):
-    spec = make_spec(format=fmt, path=name, encoding=encoding)
+def _read_one(root: Path, name: str, fmt: str, encoding: str, flatten: bool = True):
+    spec = make_spec(format=fmt, path=name, encoding=encoding, json={"flatten": flatten})
     (file,) = source_files(spec, root, name, name="src")
     frame = (read_jsonl_file if fmt == "jsonl" else read_json_file)(file, spec)
     physical = physical_of(frame)
@@ -235,14 +235,14 @@ def _read_one(root: Path, name: str, fmt: str, encoding: str):
 
 
 @SETTINGS
-@given(generated=files(lines=True))
+@given(generated=files(lines=True), flatten=st.booleans())
 def test_generated_json_lines_lose_nothing(
-    tmp_path_factory: pytest.TempPathFactory, generated: File
+    tmp_path_factory: pytest.TempPathFactory, generated: File, flatten: bool
 ) -> None:
     tmp_path = tmp_path_factory.mktemp("jsonl")
     data = generated.content(lines=True)
     root = _write(tmp_path, "e.jsonl", data)
-    frame, physical = _read_one(root, "e.jsonl", "jsonl", generated.encoding)
+    frame, physical = _read_one(root, "e.jsonl", "jsonl", generated.encoding, flatten)
 
     lines = list(generated.records)
     if lines and not lines[-1].text and not generated.final_newline:
