@@ -72,7 +72,6 @@ __all__ = ["flatten_record", "read_json_file", "read_jsonl_file"]
 
 _RESERVED = (SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARSE_ERROR_COLUMN, PARTITION_COLUMN)
 _WHITESPACE = np.array([9, 10, 13, 32], dtype=np.uint8)
-_LINE_CHUNK = 1 << 24
 _BOM = b"\xef\xbb\xbf"
 #: A line break followed by a blank line (or the end of the file), and a blank first line.
 _BLANK_AFTER_NEWLINE = re.compile(rb"\n(?=[ \t\r]*(?:\n|\Z))")
@@ -278,29 +277,24 @@ def read_json_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
 def _nonblank_lines(data: bytes) -> np.ndarray:
     """1-based numbers of the lines holding something other than whitespace.
 
-    Vectorised per chunk (a cumulative count of non-whitespace bytes, read at line ends), so
-    a large file costs a few numpy passes rather than a Python loop over lines.
+    From the newline offsets (one vectorised pass): a line is non-blank when its first byte is
+    not whitespace, which settles almost every line of a JSON Lines file (they start with
+    ``{``); the few lines that start with whitespace are checked one by one. (The physical
+    count, :func:`_physical_lines`, counts blank lines another way, by regex.)
     """
+    if not data:
+        return np.zeros(0, dtype=np.int64)
     buffer = np.frombuffer(data, dtype=np.uint8)
-    numbers: list[np.ndarray] = []
-    lines_before = 0
-    start = 0
-    while start < len(buffer):
-        stop = min(start + _LINE_CHUNK, len(buffer))
-        if stop < len(buffer):
-            cut = data.rfind(b"\n", start, stop)
-            stop = cut + 1 if cut >= start else data.find(b"\n", stop) + 1 or len(buffer)
-        chunk = buffer[start:stop]
-        ends = np.flatnonzero(chunk == 10)
-        starts = np.concatenate(([0], ends + 1))
-        ends = np.concatenate((ends, [len(chunk)]))
-        if starts[-1] == len(chunk):  # the chunk ends with a newline: no partial last line
-            starts, ends = starts[:-1], ends[:-1]
-        filled = np.concatenate(([0], np.cumsum(~np.isin(chunk, _WHITESPACE), dtype=np.int64)))
-        numbers.append(np.flatnonzero(filled[ends] - filled[starts] > 0) + 1 + lines_before)
-        lines_before += len(starts)
-        start = stop
-    return np.concatenate(numbers) if numbers else np.zeros(0, dtype=np.int64)
+    ends = np.flatnonzero(buffer == 10)
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    filled = ends > starts
+    first = buffer[np.minimum(starts, len(data) - 1)]
+    doubtful = np.flatnonzero(filled & np.isin(first, _WHITESPACE))
+    for index in doubtful.tolist():
+        filled[index] = bool(data[starts[index] : ends[index]].strip(b" \t\r"))
+    return np.flatnonzero(filled) + 1
 
 
 def _physical_lines(file: SourceFile, size: int, data: bytes) -> PhysicalInput:
@@ -457,7 +451,8 @@ def _exact_table(
     arrays: list[pa.Array | pa.ChunkedArray] = [array for _, _, array in columns]
     if inexact:
         lines = data.split(b"\n")
-        records = [json.loads(lines[number - 1]) for number in line_numbers.tolist()]
+        # One parse of all lines as one array: several times faster than a parse per line.
+        records = json.loads(b"[" + b",".join(lines[n - 1] for n in line_numbers.tolist()) + b"]")
         for index in inexact:
             path = columns[index][1]
             arrays[index] = column_array([value_at(record, path) for record in records])
