@@ -33,6 +33,7 @@ timestamps; such fields are read again as strings so the raw layer keeps the tex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -180,15 +181,7 @@ def _nullable(data_type: pa.DataType) -> object:
 
 
 def _emitted(physical: PhysicalInput, rows: int) -> PhysicalInput:
-    return PhysicalInput(
-        file=physical.file,
-        bytes=physical.bytes,
-        unit=physical.unit,
-        units=physical.units,
-        expected_rows=physical.expected_rows,
-        emitted_rows=rows,
-        detail=physical.detail,
-    )
+    return dataclasses.replace(physical, emitted_rows=rows)
 
 
 def _error_array(errors: list[str | None]) -> pa.Array:
