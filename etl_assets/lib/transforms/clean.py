@@ -51,15 +51,16 @@ def _without_data_columns(raw: pd.DataFrame, spec: CleanSpec) -> pd.DataFrame:
 
     A JSON source says what its columns are only through records it could read: an empty
     file (an empty daily drop is normal) or one whose every record was rejected by the reader
-    has lineage columns only. That is no evidence against the declared columns, so such an
-    input cleans to 0 rows (its rejected records, if any, still go to the rejected table)
-    instead of failing with "input has no column". An input with some data columns is still
-    checked: a header without the declared column is a real mismatch.
+    has lineage columns only (so do records that are empty objects). That is no evidence
+    against the declared columns, so instead of failing with "input has no column" the rows
+    are cleaned with null values: an empty file gives 0 rows, rejected records still go to the
+    rejected table, ``{}`` records are kept or rejected by the null policies. An input with
+    some data columns is still checked: a header without the declared column is a mismatch.
     """
     if any(column not in LINEAGE for column in raw.columns):
         return raw
-    missing = {cs.source or name: pd.Series([None] * len(raw), dtype="str", index=raw.index) for name, cs in spec.columns.items()}
-    return raw.assign(**missing)
+    nulls = pd.Series([None] * len(raw), dtype="str", index=raw.index)
+    return raw.assign(**{cs.source or name: nulls for name, cs in spec.columns.items()})
 
 
 def _check_columns(raw: pd.DataFrame, spec: CleanSpec, table: str) -> None:
