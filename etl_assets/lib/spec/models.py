@@ -137,8 +137,20 @@ class CsvOptions(StrictModel):
 class JsonOptions(StrictModel):
     #: Dotted path to the list of records inside a JSON document, e.g. ``data.items``.
     record_path: str | None = None
-    #: Flatten nested objects into ``parent.child`` columns.
+    #: Flatten nested objects into ``parent.child`` columns (lists, and objects when off, are
+    #: kept as their JSON text).
     flatten: bool = True
+    #: A record that cannot be read: a JSON Lines line that is not valid JSON (truncated,
+    #: invalid UTF-8, several objects on one line) or not an object, a list element that is not
+    #: an object. ``reject``: it is kept as a row with null data columns and the reason in
+    #: ``_parse_error``, and the clean step sends it to the rejected table; ``error``: the read
+    #: fails, naming the file and the line or record.
+    on_bad_records: Literal["reject", "error"] = "reject"
+    #: An object that repeats a key (``{"id": 1, "id": 2}``, at any depth), which JSON parsers
+    #: would otherwise resolve by silently keeping the last value. ``reject``: the record is
+    #: rejected as above, the reason naming the key and every value; ``error``: the read
+    #: fails, naming the file, the line or record and the key.
+    on_duplicate_keys: Literal["reject", "error"] = "reject"
 
 
 class TextOptions(StrictModel):

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_assets.lib.json_text import is_nested, json_text
+
 TEXT = pa.large_string()
 #: Below this many values a failing cast is retried value by value instead of being split again.
 _LEAF = 16
@@ -20,14 +22,18 @@ _LEAF = 16
 def to_arrow(values: pd.Series) -> pa.Array:
     """The column as one Arrow array (zero-copy for Arrow-backed and most numpy columns).
 
-    Mixed Python objects that Arrow cannot type (e.g. ints and strings in one JSON field) become
-    their ``str()`` text: a parser then judges each value by its text, as for CSV input.
+    Mixed Python objects that Arrow cannot type (e.g. ints and strings in one field of a
+    hand-built frame) become text: ``str()`` for scalars, JSON for lists and dicts. A parser then
+    judges each value by its text, as for CSV input.
     """
     try:
         array = pa.array(values.array, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         present = values.notna().to_numpy()
-        texts = [str(v) if keep else None for v, keep in zip(values.tolist(), present, strict=True)]
+        texts = [
+            (json_text(v) if is_nested(v) else str(v)) if keep else None
+            for v, keep in zip(values.tolist(), present, strict=True)
+        ]
         array = pa.array(texts, type=TEXT)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
@@ -55,15 +61,24 @@ def is_text(array: pa.Array) -> bool:
 
 
 def as_text(array: pa.Array) -> pa.Array:
-    """Text form of any array (numbers as Arrow prints them: ``2.5``, ``1e+20``, ``true``)."""
+    """Text form of any array (numbers as Arrow prints them: ``2.5``, ``1e+20``, ``true``; lists,
+    structs and maps as JSON, see :mod:`etl_assets.lib.json_text`)."""
     if pa.types.is_large_string(array.type):
         return array
     if pa.types.is_null(array.type):
         return pa.nulls(len(array), TEXT)
     try:
         return array.cast(TEXT)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # nested values: their Python text
-        return pa.array([None if v is None else str(v) for v in array.to_pylist()], type=TEXT)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # nested values: their JSON text
+        return pa.array([None if v is None else json_text(v) for v in _python_values(array)], type=TEXT)
+
+
+def _python_values(array: pa.Array) -> list[object]:
+    """The values as Python objects, maps as dicts (as pairs if a map repeats a key)."""
+    try:
+        return array.to_pylist(maps_as_pydicts="strict")
+    except (KeyError, ValueError, pa.ArrowException):
+        return array.to_pylist()
 
 
 def all_ascii(array: pa.Array) -> bool:

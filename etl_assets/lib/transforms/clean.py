@@ -46,6 +46,23 @@ from etl_assets.lib.transforms.rejects import (
 from etl_assets.lib.transforms.results import CleanResult, CleanStats
 
 
+def _without_data_columns(raw: pd.DataFrame, spec: CleanSpec) -> pd.DataFrame:
+    """An input with no data column at all gets the declared columns, all null.
+
+    A JSON source says what its columns are only through records it could read: an empty
+    file (an empty daily drop is normal) or one whose every record was rejected by the reader
+    has lineage columns only (so do records that are empty objects). That is no evidence
+    against the declared columns, so instead of failing with "input has no column" the rows
+    are cleaned with null values: an empty file gives 0 rows, rejected records still go to the
+    rejected table, ``{}`` records are kept or rejected by the null policies. An input with
+    some data columns is still checked: a header without the declared column is a mismatch.
+    """
+    if any(column not in LINEAGE for column in raw.columns):
+        return raw
+    nulls = pd.Series([None] * len(raw), dtype="str", index=raw.index)
+    return raw.assign(**{cs.source or name: nulls for name, cs in spec.columns.items()})
+
+
 def _check_columns(raw: pd.DataFrame, spec: CleanSpec, table: str) -> None:
     present = [str(c) for c in raw.columns if c not in LINEAGE]
     missing = [cs.source or name for name, cs in spec.columns.items() if (cs.source or name) not in raw.columns]
@@ -187,6 +204,7 @@ def clean_table(raw: pd.DataFrame, spec: CleanSpec, *, table: str) -> CleanResul
     Raises CleanError when the frame cannot be cleaned at all; bad rows never raise, they are
     rejected with their reasons.
     """
+    raw = _without_data_columns(raw, spec)
     _check_columns(raw, spec, table)
     extra = _undeclared(raw, spec, table)
     raw = raw.reset_index(drop=True)
