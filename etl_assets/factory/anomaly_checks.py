@@ -3,6 +3,10 @@
 The clean multi_asset tags its output (:func:`tag_clean_output`) and yields the check result the
 tagging produced: the share of flagged rows against ``max_rate``, the counts per rule, and the
 top anomalies with their reasons (a small sample, never the table).
+
+A partitioned table is tagged partition by partition (:mod:`etl_assets.lib.quality.anomaly_partitions`),
+so a partition's tags do not depend on which other partitions shared its run; the check then
+also shows the rate of each partition.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ from typing import Any
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
-from etl_assets.lib.quality.anomaly import tag_anomalies, top_anomalies
+from etl_assets.lib.quality.anomaly import top_anomalies
+from etl_assets.lib.quality.anomaly_partitions import tag_anomalies_per_partition
 from etl_assets.lib.quality.anomaly_spec import anomaly_config
 from etl_assets.lib.quality.schema import mask_pii, pii_columns
-from etl_assets.lib.spec.models import CleanSpec
+from etl_assets.lib.spec.models import PARTITION_COLUMN, CleanSpec
 
 ANOMALY_CHECK = "anomaly_rate"
+#: What each row was scored against, recorded on the materialization and the check.
+PER_PARTITION = "per_partition"
+WHOLE_TABLE = "whole_table"
 
 
 def anomaly_check_specs(clean: CleanSpec, asset_key: AssetKey) -> list[AssetCheckSpec]:
@@ -60,13 +68,18 @@ def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]
     return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
 
-def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey) -> tuple[pd.DataFrame, AssetCheckResult | None]:
-    """``frame`` tagged with the anomaly columns and the ``anomaly_rate`` check result (or unchanged and None)."""
+def tag_clean_output(
+    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey
+) -> tuple[pd.DataFrame, AssetCheckResult | None, dict[str, Any]]:
+    """``frame`` tagged with the anomaly columns, the ``anomaly_rate`` check result and the
+    materialization metadata naming the reference (or ``frame`` unchanged, None and ``{}``)."""
     spec = clean.anomalies
     if spec is None:
-        return frame, None
-    result = tag_anomalies(frame, anomaly_config(spec))
-    stats = result.stats
+        return frame, None, {}
+    tagged = tag_anomalies_per_partition(frame, anomaly_config(spec))
+    result, stats = tagged.result, tagged.result.stats
+    reference = PER_PARTITION if PARTITION_COLUMN in frame.columns else WHOLE_TABLE
+    by_partition = {key: round(part.rate, 6) for key, part in tagged.by_partition.items()}
     passed = stats.rate <= spec.max_rate
     severity = AssetCheckSeverity.ERROR if spec.severity == "error" else AssetCheckSeverity.WARN
     verdict = "within" if passed else "above"
@@ -82,7 +95,9 @@ def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey)
             "anomalies": MetadataValue.int(stats.anomalies),
             "rows": MetadataValue.int(stats.rows),
             "anomalies_by_rule": MetadataValue.json(stats.by_rule),
+            "anomaly_reference": MetadataValue.text(reference),
+            **({"anomaly_rate_by_partition": MetadataValue.json(by_partition)} if by_partition else {}),
             "top_anomalies": MetadataValue.json(_masked(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean)), clean)),
         },
     )
-    return result.frame, check
+    return result.frame, check, {"anomaly_reference": MetadataValue.text(reference)}

@@ -6,6 +6,10 @@ then scored. Columns are robust-scaled (median / IQR) so no column's units matte
 imputation below and the model sees comparable ranges; nulls are imputed with the column median
 (0 after scaling) so a null is never what makes a row unusual.
 
+The fit does not depend on the order of the rows: they are sorted by their values before the
+sample is drawn (and IsolationForest draws each tree's rows by position), so the same rows in
+any order, e.g. a partition read alone or inside a range, give the same model and scores.
+
 The score is the one of the original paper (``-score_samples``): about 0.5 for ordinary rows,
 towards 1 for isolated ones. The decision threshold is 0.5 with ``contamination='auto'``, or
 the quantile of the sample's scores that flags that share of rows.
@@ -50,18 +54,22 @@ def forest_scores(
     if rows < 2:
         return ForestScores(score=np.zeros(rows), threshold=1.0)
     matrix[:, np.isnan(matrix).all(axis=0)] = 0.0  # an all-null column carries no signal
+    by_value = matrix[np.lexsort(matrix.T[::-1])]  # row order must not change the fit
     rng = np.random.default_rng(random_state)
-    fit_rows = rng.choice(rows, size=sample_size, replace=False) if rows > sample_size else slice(None)
-    scaler = RobustScaler().fit(matrix[fit_rows])
-    scaled = np.nan_to_num(scaler.transform(matrix), nan=0.0, posinf=0.0, neginf=0.0)
+    fit_matrix = by_value[np.sort(rng.choice(rows, size=sample_size, replace=False))] if rows > sample_size else by_value
+    scaler = RobustScaler().fit(fit_matrix)
     model = IsolationForest(
         n_estimators=n_estimators,
         contamination=contamination,
         random_state=random_state,
         n_jobs=n_jobs,
-    ).fit(scaled[fit_rows])
-    score = -model.score_samples(scaled)
+    ).fit(_scaled(scaler, fit_matrix))
+    score = -model.score_samples(_scaled(scaler, matrix))
     return ForestScores(score=score, threshold=float(-model.offset_))
+
+
+def _scaled(scaler: object, matrix: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(scaler.transform(matrix), nan=0.0, posinf=0.0, neginf=0.0)  # type: ignore[attr-defined]
 
 
 def calibrated(score: np.ndarray, threshold: float) -> np.ndarray:
