@@ -5,18 +5,30 @@ tagging produced: the share of flagged rows against ``max_rate``, the counts per
 top anomalies with their reasons (a small sample, never the table).
 
 A partitioned table is tagged partition by partition (:mod:`etl_assets.lib.quality.anomaly_partitions`),
-so a partition's tags do not depend on which other partitions shared its run; the check then
-also shows the rate of each partition.
+so a partition's tags do not depend on which other partitions shared its run; with
+``reference: {window: ...}`` every row is scored against the stored reference of that window
+(:mod:`etl_assets.factory.anomaly_reference`). The check also shows the rate of each partition.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    MetadataValue,
+    PartitionsDefinition,
+)
 
-from etl_assets.lib.quality.anomaly import top_anomalies
+from etl_assets.factory.anomaly_reference import VERSION_KEY, WINDOW_KEY, resolve_reference
+from etl_assets.lib.quality.anomaly import FLAG_COLUMN, AnomalyResult, tag_anomalies, top_anomalies
 from etl_assets.lib.quality.anomaly_partitions import tag_anomalies_per_partition
 from etl_assets.lib.quality.anomaly_spec import anomaly_config
 from etl_assets.lib.quality.schema import mask_pii, pii_columns
@@ -68,18 +80,66 @@ def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]
     return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
 
+@dataclass(frozen=True)
+class ReferenceContext:
+    """What resolving a window reference needs: the run, where the table is stored, its partitions."""
+
+    context: AssetExecutionContext
+    io_manager_key: str
+    partitions_def: PartitionsDefinition | None
+
+
+def _rates_by_partition(tagged: pd.DataFrame) -> dict[str, float]:
+    if PARTITION_COLUMN not in tagged.columns or tagged.empty:
+        return {}
+    rates = tagged[FLAG_COLUMN].groupby(tagged[PARTITION_COLUMN].astype("string"), sort=True).mean()
+    return {str(key): round(float(rate), 6) for key, rate in rates.items()}
+
+
+def _tag(
+    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey, run: ReferenceContext | None
+) -> tuple[AnomalyResult, dict[str, Any]]:
+    """Tag ``frame`` against the reference the spec declares; metadata naming that reference."""
+    spec = clean.anomalies
+    assert spec is not None
+    config = anomaly_config(spec)
+    if isinstance(spec.reference, str):
+        result = tag_anomalies_per_partition(frame, config).result
+        name = PER_PARTITION if PARTITION_COLUMN in frame.columns else WHOLE_TABLE
+        return result, {"anomaly_reference": MetadataValue.text(name)}
+    if run is None or run.partitions_def is None:
+        raise Failure(f"{asset_key.to_user_string()}: anomalies.reference.window needs a partitioned table", allow_retries=False)
+    resolved = resolve_reference(
+        run.context,
+        frame,
+        config,
+        spec.reference.window,
+        asset_key=asset_key,
+        io_manager_key=run.io_manager_key,
+        partitions_def=run.partitions_def,
+    )
+    result = tag_anomalies(frame, config, resolved.reference)
+    return result, {
+        "anomaly_reference": MetadataValue.text("window"),
+        VERSION_KEY: MetadataValue.text(resolved.reference.version),
+        WINDOW_KEY: MetadataValue.text(resolved.window_text),
+        "anomaly_reference_origin": MetadataValue.text(resolved.origin),
+    }
+
+
 def tag_clean_output(
-    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey
+    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey, run: ReferenceContext | None = None
 ) -> tuple[pd.DataFrame, AssetCheckResult | None, dict[str, Any]]:
     """``frame`` tagged with the anomaly columns, the ``anomaly_rate`` check result and the
-    materialization metadata naming the reference (or ``frame`` unchanged, None and ``{}``)."""
+    materialization metadata naming the reference (or ``frame`` unchanged, None and ``{}``).
+
+    ``run`` is needed for a window reference (stored on the instance, fitted from storage)."""
     spec = clean.anomalies
     if spec is None:
         return frame, None, {}
-    tagged = tag_anomalies_per_partition(frame, anomaly_config(spec))
-    result, stats = tagged.result, tagged.result.stats
-    reference = PER_PARTITION if PARTITION_COLUMN in frame.columns else WHOLE_TABLE
-    by_partition = {key: round(part.rate, 6) for key, part in tagged.by_partition.items()}
+    result, reference_metadata = _tag(clean, frame, asset_key, run)
+    stats = result.stats
+    by_partition = _rates_by_partition(result.frame)
     passed = stats.rate <= spec.max_rate
     severity = AssetCheckSeverity.ERROR if spec.severity == "error" else AssetCheckSeverity.WARN
     verdict = "within" if passed else "above"
@@ -95,9 +155,9 @@ def tag_clean_output(
             "anomalies": MetadataValue.int(stats.anomalies),
             "rows": MetadataValue.int(stats.rows),
             "anomalies_by_rule": MetadataValue.json(stats.by_rule),
-            "anomaly_reference": MetadataValue.text(reference),
+            **reference_metadata,
             **({"anomaly_rate_by_partition": MetadataValue.json(by_partition)} if by_partition else {}),
             "top_anomalies": MetadataValue.json(_masked(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean)), clean)),
         },
     )
-    return result.frame, check, {"anomaly_reference": MetadataValue.text(reference)}
+    return result.frame, check, reference_metadata

@@ -170,3 +170,94 @@ def category_values(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns as their values (the category set itself is not compared)."""
     categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     return frame.assign(**{c: frame[c].astype(frame[c].cat.categories.dtype) for c in categorical})
+
+
+def window_spec(start: str, end: str) -> str:
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["clean"]["readings"]["anomalies"]["reference"] = {"window": {"start": start, "end": end}}
+    return yaml.safe_dump(spec)
+
+
+def anomaly_check(result):
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "anomaly_rate")
+
+
+def stored_partitions(defs, instance: DagsterInstance) -> dict[str, pd.DataFrame]:
+    return {
+        day: defs.load_asset_value(CLEAN_KEY, partition_key=day, instance=instance) for day in DAYS
+    }
+
+
+def test_window_reference_is_fitted_once_stored_and_reused(landed: Path, tmp_path: Path) -> None:
+    """Window = days 1-2. Fitted by whichever run first needs it (from the run's rows or from
+    storage), recorded on the instance with its version, reused by later runs; every composition
+    stores the same frames."""
+    text = window_spec(DAYS[0], DAYS[1])
+    defs = build_definitions([parse_spec(text)], landed, landed / "warehouse")
+    job = defs.resolve_job_def("sensors_job")
+    with DagsterInstance.ephemeral() as instance:
+        ranged = job.execute_in_process(instance=instance, tags=range_tags(DAYS[0], DAYS[-1]))
+        assert ranged.success
+        meta = anomaly_check(ranged).metadata
+        assert (
+            meta["anomaly_reference"].value == "window"
+            and meta["anomaly_reference_window"].value == f"{DAYS[0]}..{DAYS[1]}"
+        )
+        assert meta["anomaly_reference_origin"].value == "fitted"
+        version = meta["anomaly_reference_version"].value
+        observations = instance.fetch_observations(CLEAN_KEY, limit=10).records
+        assert [
+            o.asset_observation.metadata["anomaly_reference_version"].value for o in observations
+        ] == [version]
+        first = stored_partitions(defs, instance)
+        assert first[DAYS[2]]["_is_anomaly"].any()
+
+        alone = job.execute_in_process(instance=instance, partition_key=DAYS[2])
+        assert alone.success
+        assert anomaly_check(alone).metadata["anomaly_reference_origin"].value == "stored"
+        assert anomaly_check(alone).metadata["anomaly_reference_version"].value == version
+        materialization = instance.get_latest_materialization_event(CLEAN_KEY).asset_materialization
+        assert materialization.metadata["anomaly_reference_version"].value == version
+        pd.testing.assert_frame_equal(
+            defs.load_asset_value(CLEAN_KEY, partition_key=DAYS[2], instance=instance),
+            first[DAYS[2]],
+            check_exact=True,
+        )
+        assert (
+            len(instance.fetch_observations(CLEAN_KEY, limit=10).records) == 1
+        )  # reused, not refitted
+
+    # another instance and warehouse, other compositions: day 3 before the window exists fails
+    # naming what is missing; the window as one run fits the same reference; then day 3 alone
+    other_defs = build_definitions([parse_spec(text)], landed, tmp_path / "other_warehouse")
+    other_job = other_defs.resolve_job_def("sensors_job")
+    with DagsterInstance.ephemeral() as other:
+        early = other_job.execute_in_process(
+            instance=other, partition_key=DAYS[2], raise_on_error=False
+        )
+        assert not early.success
+        failure = next(e for e in early.all_events if e.is_step_failure).step_failure_data.error
+        assert (
+            f"{DAYS[0]}, {DAYS[1]}" in failure.message
+            and "neither in this run nor materialized" in failure.message
+        )
+        window_run = other_job.execute_in_process(instance=other, tags=range_tags(DAYS[0], DAYS[1]))
+        assert anomaly_check(window_run).metadata["anomaly_reference_version"].value == version
+        assert other_job.execute_in_process(instance=other, partition_key=DAYS[2]).success
+        for day, frame in stored_partitions(other_defs, other).items():
+            pd.testing.assert_frame_equal(frame, first[day], check_exact=True)
+
+    # a new instance over the first warehouse (window stored, no reference recorded): day 3
+    # alone fits the reference from the stored partitions, again the same one
+    with DagsterInstance.ephemeral() as fresh:
+        from_storage = job.execute_in_process(instance=fresh, partition_key=DAYS[2])
+        meta = anomaly_check(from_storage).metadata
+        assert (
+            meta["anomaly_reference_origin"].value == "fitted"
+            and meta["anomaly_reference_version"].value == version
+        )
+        pd.testing.assert_frame_equal(
+            defs.load_asset_value(CLEAN_KEY, partition_key=DAYS[2], instance=fresh),
+            first[DAYS[2]],
+            check_exact=True,
+        )

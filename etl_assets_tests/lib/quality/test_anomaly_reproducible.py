@@ -90,3 +90,71 @@ def test_an_unpartitioned_table_is_its_own_reference() -> None:
         empty.result.stats.rows == 0
         and np.isnan(empty.result.frame[list(ANOMALY_COLUMNS[:1])].to_numpy()).all()
     )
+
+
+def test_a_reference_fitted_on_the_rows_themselves_tags_like_no_reference(
+    days: pd.DataFrame,
+) -> None:
+    from etl_assets.lib.quality.anomaly_reference import AnomalyReference, fit_reference
+
+    day = days[days[PARTITION_COLUMN] == "2024-01-02"]
+    reference = fit_reference(day, CONFIG)
+    pd.testing.assert_frame_equal(
+        tag_anomalies(day, CONFIG, reference).frame,
+        tag_anomalies(day, CONFIG).frame,
+        check_exact=True,
+    )
+    # the stored JSON is the reference: same version and tags after a round trip
+    restored = AnomalyReference.from_json(reference.to_json())
+    assert restored.version == reference.version and len(reference.version) == 16
+    pd.testing.assert_frame_equal(
+        tag_anomalies(days, CONFIG, restored).frame,
+        tag_anomalies(days, CONFIG, reference).frame,
+        check_exact=True,
+    )
+
+
+def test_reference_is_independent_of_row_order_and_scores_rows_independently(
+    days: pd.DataFrame,
+) -> None:
+    from etl_assets.lib.quality.anomaly_reference import fit_reference
+
+    window = days[days[PARTITION_COLUMN] <= "2024-01-02"]
+    reference = fit_reference(window, CONFIG, about={"window": ["2024-01-01", "2024-01-02"]})
+    assert (
+        fit_reference(
+            window.sample(frac=1.0, random_state=4),
+            CONFIG,
+            about={"window": ["2024-01-01", "2024-01-02"]},
+        ).version
+        == reference.version
+    )
+    assert (
+        fit_reference(window, CONFIG, about={"window": ["2024-01-01", "2024-01-03"]}).version
+        != reference.version
+    )
+    # any subset of rows (a run's composition) gets the same tags per row as the whole
+    whole = tag_anomalies(days, CONFIG, reference).frame
+    day3 = days[days[PARTITION_COLUMN] == "2024-01-03"]
+    pd.testing.assert_frame_equal(
+        tag_anomalies(day3, CONFIG, reference).frame, whole.loc[day3.index], check_exact=True
+    )
+    # day 3 (delays 8 minutes earlier) is judged against days 1-2, not against itself
+    assert (
+        not tag_anomalies(day3, CONFIG, reference)
+        .frame[FLAG_COLUMN]
+        .equals(tag_anomalies(day3, CONFIG).frame[FLAG_COLUMN])
+    )
+
+
+def test_reference_of_other_settings_is_refused(days: pd.DataFrame) -> None:
+    from etl_assets.lib.quality.anomaly_reference import AnomalyReference, fit_reference
+
+    reference = fit_reference(days, CONFIG)
+    other = AnomalyConfig(zscore=ZScoreConfig(["air_time"], group_by=["carrier"]))
+    with pytest.raises(
+        ValueError, match=r"fitted for columns \['dep_delay'\] by \['carrier'\], not \['air_time'\]"
+    ):
+        tag_anomalies(days, other, reference)
+    with pytest.raises(ValueError, match="not an anomaly reference"):
+        AnomalyReference.from_json('{"format": "something else"}')
