@@ -16,6 +16,11 @@ Methods, each optional:
   of the column's semantic type; non-null values where it returns False are anomalies.
 
 Nulls are never anomalies and never make a method fail. Every row is kept.
+
+What rows are scored against: by default the frame itself. A partitioned table is tagged
+partition by partition (:mod:`etl_assets.lib.quality.anomaly_partitions`) so that no run's
+composition changes a partition's tags; a stored reference fitted on chosen rows
+(:mod:`etl_assets.lib.quality.anomaly_reference`) can be passed instead.
 """
 
 from __future__ import annotations

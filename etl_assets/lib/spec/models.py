@@ -657,7 +657,8 @@ class ZScoreSpec(StrictModel):
 
 
 class IsolationForestSpec(StrictModel):
-    """IsolationForest over several numeric columns (scaled, fixed seed, fit on a sample)."""
+    """IsolationForest over several numeric columns (scaled, fixed seed, fit on a sample of the
+    rows sorted by value, so row order never changes the scores)."""
 
     columns: list[str] = Field(min_length=1)
     #: Share of rows expected to be anomalies (0 < c <= 0.5), or ``auto`` (score > 0.5, which
