@@ -93,7 +93,20 @@ def _rates_by_partition(tagged: pd.DataFrame) -> dict[str, float]:
     if PARTITION_COLUMN not in tagged.columns or tagged.empty:
         return {}
     rates = tagged[FLAG_COLUMN].groupby(tagged[PARTITION_COLUMN].astype("string"), sort=True).mean()
-    return {str(key): round(float(rate), 6) for key, rate in rates.items()}
+    return {str(key): float(rate) for key, rate in rates.items()}
+
+
+def _verdict(rate: float, by_partition: dict[str, float], max_rate: float) -> tuple[bool, str, dict[str, float]]:
+    """Pass when every partition of the run (or the table) is within ``max_rate``: a partition's
+    verdict is then the same in any run, whatever the other partitions' rates."""
+    threshold = f"the threshold {max_rate:.3%}"
+    above = {key: r for key, r in by_partition.items() if r > max_rate}
+    if not by_partition:
+        return rate <= max_rate, f"{'within' if rate <= max_rate else 'above'} {threshold}", {}
+    if not above:
+        return True, f"every partition within {threshold}", {}
+    shown = ", ".join(f"{key} ({r:.3%})" for key, r in list(above.items())[:5]) + (" ..." if len(above) > 5 else "")
+    return False, f"{len(above)} of {len(by_partition)} partition(s) above {threshold}: {shown}", above
 
 
 def _tag(
@@ -140,15 +153,14 @@ def tag_clean_output(
     result, reference_metadata = _tag(clean, frame, asset_key, run)
     stats = result.stats
     by_partition = _rates_by_partition(result.frame)
-    passed = stats.rate <= spec.max_rate
+    passed, verdict, above = _verdict(stats.rate, by_partition, spec.max_rate)
     severity = AssetCheckSeverity.ERROR if spec.severity == "error" else AssetCheckSeverity.WARN
-    verdict = "within" if passed else "above"
     check = AssetCheckResult(
         check_name=ANOMALY_CHECK,
         asset_key=asset_key,
         passed=passed,
         severity=severity,
-        description=f"{stats.anomalies} of {stats.rows} rows tagged as anomalies ({stats.rate:.3%}), {verdict} the threshold {spec.max_rate:.3%}",
+        description=f"{stats.anomalies} of {stats.rows} rows tagged as anomalies ({stats.rate:.3%}), {verdict}",
         metadata={
             "anomaly_rate": MetadataValue.float(round(stats.rate, 6)),
             "max_rate": MetadataValue.float(spec.max_rate),
@@ -156,7 +168,8 @@ def tag_clean_output(
             "rows": MetadataValue.int(stats.rows),
             "anomalies_by_rule": MetadataValue.json(stats.by_rule),
             **reference_metadata,
-            **({"anomaly_rate_by_partition": MetadataValue.json(by_partition)} if by_partition else {}),
+            **({"anomaly_rate_by_partition": MetadataValue.json({k: round(r, 6) for k, r in by_partition.items()})} if by_partition else {}),
+            **({"partitions_above_max_rate": MetadataValue.json({k: round(r, 6) for k, r in above.items()})} if above else {}),
             "top_anomalies": MetadataValue.json(_masked(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean)), clean)),
         },
     )

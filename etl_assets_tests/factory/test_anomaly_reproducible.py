@@ -261,3 +261,36 @@ def test_window_reference_is_fitted_once_stored_and_reused(landed: Path, tmp_pat
             first[DAYS[2]],
             check_exact=True,
         )
+
+
+def test_rate_check_verdict_of_a_partition_does_not_depend_on_its_run(landed: Path) -> None:
+    """A range run passes only when every partition is within max_rate, so a partition above it
+    fails the check in any run that holds it, and one within passes alone."""
+    probe = build_definitions([parse_spec(yaml.safe_dump(SPEC))], landed, landed / "probe")
+    with DagsterInstance.ephemeral() as instance:
+        result = probe.resolve_job_def("sensors_job").execute_in_process(
+            instance=instance, tags=range_tags(DAYS[0], DAYS[-1])
+        )
+        rates = anomaly_check(result).metadata["anomaly_rate_by_partition"].value
+    low, high = min(rates.values()), max(rates.values())
+    assert low < high
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["clean"]["readings"]["anomalies"]["max_rate"] = (low + high) / 2
+    defs = build_definitions([parse_spec(yaml.safe_dump(spec))], landed, landed / "warehouse")
+    job = defs.resolve_job_def("sensors_job")
+    with DagsterInstance.ephemeral() as instance:
+        ranged = anomaly_check(
+            job.execute_in_process(
+                instance=instance, tags=range_tags(DAYS[0], DAYS[-1]), raise_on_error=False
+            )
+        )
+        above = {day for day, rate in rates.items() if rate > (low + high) / 2}
+        assert (
+            not ranged.passed and set(ranged.metadata["partitions_above_max_rate"].value) == above
+        )
+        assert f"{len(above)} of 3 partition(s) above the threshold" in ranged.description
+        for day in DAYS:
+            alone = anomaly_check(
+                job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
+            )
+            assert alone.passed == (day not in above), (day, alone.description)
