@@ -1,7 +1,7 @@
 """Made-up customer records with near-duplicates and ground truth (fixed seed).
 
-People (first/last name, email, phone, date of birth, company, city) are drawn from built-in
-vocabularies; some get extra records with the errors real customer files have: typos, swapped
+People (first/last name, email, phone, date of birth, company, city) are drawn from the
+vocabularies shipped as package data (``data/customers_vocabulary.json``); some get extra records with the errors real customer files have: typos, swapped
 name parts, nicknames, accents and case, company abbreviations ("International Business Machines"
 / "IBM Corp"), re-formatted phones, day/month swaps, missing fields. Every record carries the id
 of the person it describes in the ground truth (never in the data given to the matcher).
@@ -13,47 +13,36 @@ slice, more missing values, heavier typos, more duplicates per person).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Margaret", "Mark", "Sandra", "Donald", "Ashley", "Steven", "Kimberly", "Paul", "Emily", "Andrew", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Dorothy", "George", "Melissa", "Timothy", "Deborah", "Ronald", "Stephanie", "Edward", "Rebecca", "Jason", "Sharon", "Jeffrey", "Laura", "Ryan", "Cynthia", "Jacob", "Kathleen", "Gary", "Amy", "Nicholas", "Angela", "Eric", "Shirley", "Jonathan", "Anna", "Stephen", "Brenda", "Larry", "Pamela", "Justin", "Emma", "Scott", "Nicole", "Brandon", "Helen", "Benjamin", "Samantha", "Samuel", "Katherine", "Gregory", "Christine", "Alexander", "Debra", "Frank", "Rachel", "Patrick", "Carolyn", "Raymond", "Janet", "Jack", "Catherine", "Dennis", "Maria", "Jerry", "Heather", "Tyler", "Diane", "Aaron", "Ruth", "Jose", "Julie", "Adam", "Olivia", "Henry", "Joyce", "Nathan", "Virginia", "Douglas", "Victoria", "Zachary", "Kelly", "Peter", "Lauren", "Kyle", "Christina", "Noah", "Joan", "Ethan", "Evelyn", "Jeremy", "Judith", "Walter", "Megan", "Christian", "Andrea", "Keith", "Cheryl", "Roger", "Hannah", "Terry", "Jacqueline", "Austin", "Martha", "Sean", "Gloria", "Gerald", "Teresa", "Carl", "Ann", "Harold", "Sara", "Dylan", "Madison", "Arthur", "Frances", "Lawrence", "Kathryn", "Jordan", "Janice", "Jesse", "Jean", "Bryan", "Abigail", "Billy", "Alice", "Bruce", "Julia", "Gabriel", "Judy", "Joe", "Sophia", "Logan", "Grace", "Alan", "Denise", "Juan", "Amber", "Albert", "Doris", "Willie", "Marilyn", "Elijah", "Danielle", "Wayne", "Beverly", "Randy", "Isabella", "Vincent", "Theresa", "Mason", "Diana", "Roy", "Natalie", "Ralph", "Brittany", "Bobby", "Charlotte", "Russell", "Marie", "Bradley", "Kayla", "Philip", "Alexis", "Eugene", "Lori", "Renée", "José", "Zoë", "Chloé", "Øyvind", "Björn"]
-NICKNAMES = {
-    "Robert": "Bob", "William": "Bill", "Richard": "Dick", "James": "Jim", "Michael": "Mike", "Elizabeth": "Liz",
-    "Jennifer": "Jen", "Joseph": "Joe", "Thomas": "Tom", "Christopher": "Chris", "Daniel": "Dan", "Matthew": "Matt",
-    "Anthony": "Tony", "Steven": "Steve", "Andrew": "Andy", "Kenneth": "Ken", "Katherine": "Kate", "Margaret": "Peggy",
-    "Patricia": "Pat", "Samantha": "Sam", "Nicholas": "Nick", "Alexander": "Alex", "Benjamin": "Ben", "Jonathan": "Jon",
-}
-_SYLLABLES_A = ["Ab", "Al", "An", "Ar", "Bar", "Bel", "Ber", "Bran", "Bur", "Cal", "Car", "Cor", "Dal", "Dan", "Dor", "Ed", "El", "Fal", "Far", "Fen", "Gal", "Gar", "Gor", "Hal", "Har", "Hen", "Hol"]
-_SYLLABLES_B = ["den", "ton", "ley", "son", "man", "ford", "field", "well", "wood", "worth", "ham", "stead", "ridge", "brook", "more", "by", "wick", "land", "holt", "mer", "ring", "lock"]
-_SYLLABLES_C = ["", "", "", "s", "er", "es", "e", "i", "o"]
-SURNAMES_REAL = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Müller", "Schäfer", "O'Brien", "D'Angelo", "van", "der", "Berg", "De", "la", "Cruz", "Østergaard", "Nuñez"]
-COMPANIES = [
-    ("International Business Machines", ["IBM", "IBM Corp", "Intl Business Machines", "I.B.M."]),
-    ("General Electric Company", ["GE", "General Electric", "Gen. Electric Co"]),
-    ("Hewlett Packard Enterprise", ["HPE", "Hewlett-Packard Enterprise", "HP Enterprise"]),
-    ("Procter & Gamble", ["P&G", "Procter and Gamble", "Procter & Gamble Co."]),
-    ("Johnson & Johnson", ["J&J", "Johnson and Johnson", "Johnson & Johnson Inc"]),
-    ("Bank of America Corporation", ["BofA", "Bank of America", "Bank of America Corp"]),
-    ("American Telephone and Telegraph", ["AT&T", "AT&T Inc", "American Tel & Tel"]),
-    ("Minnesota Mining and Manufacturing", ["3M", "3M Company", "Minnesota Mining & Mfg"]),
-    ("United Parcel Service", ["UPS", "United Parcel Svc", "UPS Inc"]),
-    ("Acme Widgets Limited", ["Acme Widgets Ltd", "ACME Widgets", "Acme Widgets Ltd."]),
-    ("Northwind Traders Incorporated", ["Northwind Traders Inc", "Northwind", "Northwind Traders"]),
-    ("Contoso Pharmaceuticals", ["Contoso Pharma", "Contoso Pharm.", "Contoso"]),
-    ("Globex Corporation", ["Globex Corp", "Globex", "Globex Corp."]),
-    ("Initech Software Solutions", ["Initech", "Initech Software", "Initech Sw Solutions"]),
-    ("Umbrella Health Systems", ["Umbrella Health", "Umbrella Hlth Sys", "Umbrella Health Sys."]),
-    ("Stark Industries", ["Stark Ind.", "Stark Inds", "Stark Industries Inc"]),
-    ("Wayne Enterprises", ["Wayne Ent.", "Wayne Enterprises Inc", "Wayne Entps"]),
-    ("Cyberdyne Systems", ["Cyberdyne", "Cyberdyne Sys", "Cyberdyne Systems Corp"]),
-    ("Soylent Green Foods", ["Soylent Foods", "Soylent Green", "Soylent Grn Foods"]),
-    ("Tyrell Corporation", ["Tyrell Corp", "Tyrell", "The Tyrell Corporation"]),
-]
-CITIES = ["Springfield", "Riverside", "Franklin", "Greenville", "Bristol", "Clinton", "Fairview", "Salem", "Madison", "Georgetown", "Arlington", "Ashland", "Burlington", "Manchester", "Milton", "Newport", "Oxford", "Dayton", "Lexington", "Winchester", "Auburn", "Dover", "Hudson", "Kingston", "Marion"]
-DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "example.org", "mail.net", "proton.me", "icloud.com"]
+#: The vocabularies live in package data (``etl_assets/demo/data/customers_vocabulary.json``),
+#: not in code; the generator draws from them by position, so editing them changes every
+#: generated data set (a test pins the output of fixed seeds).
+VOCABULARY_FILE = "customers_vocabulary.json"
+
+
+def _load_vocabulary() -> dict[str, Any]:
+    text = resources.files("etl_assets.demo").joinpath("data", VOCABULARY_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+_VOCABULARY = _load_vocabulary()
+FIRST: list[str] = _VOCABULARY["first_names"]
+NICKNAMES: dict[str, str] = _VOCABULARY["nicknames"]
+_SYLLABLES_A: list[str] = _VOCABULARY["surname_syllables"]["starts"]
+_SYLLABLES_B: list[str] = _VOCABULARY["surname_syllables"]["middles"]
+_SYLLABLES_C: list[str] = _VOCABULARY["surname_syllables"]["endings"]
+SURNAMES_REAL: list[str] = _VOCABULARY["surnames"]
+COMPANIES: list[tuple[str, list[str]]] = [(c["name"], c["variants"]) for c in _VOCABULARY["companies"]]
+CITIES: list[str] = _VOCABULARY["cities"]
+DOMAINS: list[str] = _VOCABULARY["email_domains"]
 
 COLUMNS = ["record_id", "first_name", "last_name", "email", "phone", "dob", "company", "city"]
 

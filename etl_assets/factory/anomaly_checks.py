@@ -3,21 +3,41 @@
 The clean multi_asset tags its output (:func:`tag_clean_output`) and yields the check result the
 tagging produced: the share of flagged rows against ``max_rate``, the counts per rule, and the
 top anomalies with their reasons (a small sample, never the table).
+
+A partitioned table is tagged partition by partition (:mod:`etl_assets.lib.quality.anomaly_partitions`),
+so a partition's tags do not depend on which other partitions shared its run; with
+``reference: {window: ...}`` every row is scored against the stored reference of that window
+(:mod:`etl_assets.factory.anomaly_reference`). The check also shows the rate of each partition.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+    MetadataValue,
+    PartitionsDefinition,
+)
 
-from etl_assets.lib.quality.anomaly import tag_anomalies, top_anomalies
+from etl_assets.factory.anomaly_reference import VERSION_KEY, WINDOW_KEY, resolve_reference
+from etl_assets.lib.quality.anomaly import FLAG_COLUMN, AnomalyResult, tag_anomalies, top_anomalies
+from etl_assets.lib.quality.anomaly_partitions import tag_anomalies_per_partition
 from etl_assets.lib.quality.anomaly_spec import anomaly_config
 from etl_assets.lib.quality.schema import mask_pii, pii_columns
-from etl_assets.lib.spec.models import CleanSpec
+from etl_assets.lib.spec.models import PARTITION_COLUMN, CleanSpec
 
 ANOMALY_CHECK = "anomaly_rate"
+#: What each row was scored against, recorded on the materialization and the check.
+PER_PARTITION = "per_partition"
+WHOLE_TABLE = "whole_table"
 
 
 def anomaly_check_specs(clean: CleanSpec, asset_key: AssetKey) -> list[AssetCheckSpec]:
@@ -60,29 +80,97 @@ def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]
     return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
 
-def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey) -> tuple[pd.DataFrame, AssetCheckResult | None]:
-    """``frame`` tagged with the anomaly columns and the ``anomaly_rate`` check result (or unchanged and None)."""
+@dataclass(frozen=True)
+class ReferenceContext:
+    """What resolving a window reference needs: the run, where the table is stored, its partitions."""
+
+    context: AssetExecutionContext
+    io_manager_key: str
+    partitions_def: PartitionsDefinition | None
+
+
+def _rates_by_partition(tagged: pd.DataFrame) -> dict[str, float]:
+    if PARTITION_COLUMN not in tagged.columns or tagged.empty:
+        return {}
+    rates = tagged[FLAG_COLUMN].groupby(tagged[PARTITION_COLUMN].astype("string"), sort=True).mean()
+    return {str(key): float(rate) for key, rate in rates.items()}
+
+
+def _verdict(rate: float, by_partition: dict[str, float], max_rate: float) -> tuple[bool, str, dict[str, float]]:
+    """Pass when every partition of the run (or the table) is within ``max_rate``: a partition's
+    verdict is then the same in any run, whatever the other partitions' rates."""
+    threshold = f"the threshold {max_rate:.3%}"
+    above = {key: r for key, r in by_partition.items() if r > max_rate}
+    if not by_partition:
+        return rate <= max_rate, f"{'within' if rate <= max_rate else 'above'} {threshold}", {}
+    if not above:
+        return True, f"every partition within {threshold}", {}
+    shown = ", ".join(f"{key} ({r:.3%})" for key, r in list(above.items())[:5]) + (" ..." if len(above) > 5 else "")
+    return False, f"{len(above)} of {len(by_partition)} partition(s) above {threshold}: {shown}", above
+
+
+def _tag(
+    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey, run: ReferenceContext | None
+) -> tuple[AnomalyResult, dict[str, Any]]:
+    """Tag ``frame`` against the reference the spec declares; metadata naming that reference."""
+    spec = clean.anomalies
+    assert spec is not None
+    config = anomaly_config(spec)
+    if isinstance(spec.reference, str):
+        result = tag_anomalies_per_partition(frame, config).result
+        name = PER_PARTITION if PARTITION_COLUMN in frame.columns else WHOLE_TABLE
+        return result, {"anomaly_reference": MetadataValue.text(name)}
+    if run is None or run.partitions_def is None:
+        raise Failure(f"{asset_key.to_user_string()}: anomalies.reference.window needs a partitioned table", allow_retries=False)
+    resolved = resolve_reference(
+        run.context,
+        frame,
+        config,
+        spec.reference.window,
+        asset_key=asset_key,
+        io_manager_key=run.io_manager_key,
+        partitions_def=run.partitions_def,
+    )
+    result = tag_anomalies(frame, config, resolved.reference)
+    return result, {
+        "anomaly_reference": MetadataValue.text("window"),
+        VERSION_KEY: MetadataValue.text(resolved.reference.version),
+        WINDOW_KEY: MetadataValue.text(resolved.window_text),
+        "anomaly_reference_origin": MetadataValue.text(resolved.origin),
+    }
+
+
+def tag_clean_output(
+    clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey, run: ReferenceContext | None = None
+) -> tuple[pd.DataFrame, AssetCheckResult | None, dict[str, Any]]:
+    """``frame`` tagged with the anomaly columns, the ``anomaly_rate`` check result and the
+    materialization metadata naming the reference (or ``frame`` unchanged, None and ``{}``).
+
+    ``run`` is needed for a window reference (stored on the instance, fitted from storage)."""
     spec = clean.anomalies
     if spec is None:
-        return frame, None
-    result = tag_anomalies(frame, anomaly_config(spec))
+        return frame, None, {}
+    result, reference_metadata = _tag(clean, frame, asset_key, run)
     stats = result.stats
-    passed = stats.rate <= spec.max_rate
+    by_partition = _rates_by_partition(result.frame)
+    passed, verdict, above = _verdict(stats.rate, by_partition, spec.max_rate)
     severity = AssetCheckSeverity.ERROR if spec.severity == "error" else AssetCheckSeverity.WARN
-    verdict = "within" if passed else "above"
     check = AssetCheckResult(
         check_name=ANOMALY_CHECK,
         asset_key=asset_key,
         passed=passed,
         severity=severity,
-        description=f"{stats.anomalies} of {stats.rows} rows tagged as anomalies ({stats.rate:.3%}), {verdict} the threshold {spec.max_rate:.3%}",
+        description=f"{stats.anomalies} of {stats.rows} rows tagged as anomalies ({stats.rate:.3%}), {verdict}",
         metadata={
             "anomaly_rate": MetadataValue.float(round(stats.rate, 6)),
             "max_rate": MetadataValue.float(spec.max_rate),
             "anomalies": MetadataValue.int(stats.anomalies),
             "rows": MetadataValue.int(stats.rows),
             "anomalies_by_rule": MetadataValue.json(stats.by_rule),
+            **reference_metadata,
+            **({"anomaly_rate_by_partition": MetadataValue.json({k: round(r, 6) for k, r in by_partition.items()})} if by_partition else {}),
+            **({"partitions_above_max_rate": MetadataValue.json({k: round(r, 6) for k, r in above.items()})} if above else {}),
             "top_anomalies": MetadataValue.json(_masked(top_anomalies(result.frame, spec.sample_rows, _sample_columns(clean)), clean)),
         },
     )
-    return result.frame, check
+    return result.frame, check, reference_metadata

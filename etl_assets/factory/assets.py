@@ -29,7 +29,11 @@ from dagster import (
     multi_asset,
 )
 
-from etl_assets.factory.anomaly_checks import anomaly_check_specs, tag_clean_output
+from etl_assets.factory.anomaly_checks import (
+    ReferenceContext,
+    anomaly_check_specs,
+    tag_clean_output,
+)
 from etl_assets.factory.dedup import clean_with_dedup, dedup_resource_keys, duplicates_outs
 from etl_assets.factory.drift_checks import (
     aggregate_nullability,
@@ -164,7 +168,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the
         # frame that is actually stored (drift reads the previous run's schema before the yield)
         quality = evaluate_clean(spec, name, result.clean, stats, referenced=referenced, context=context, missing=missing)
-        tagged, anomaly_check = tag_clean_output(clean, quality.frame, clean_asset_key)
+        reference_run = ReferenceContext(context, IO_MANAGER_KEYS[storage], partitions_def if partitioned else None)
+        tagged, anomaly_check, anomaly_metadata = tag_clean_output(clean, quality.frame, clean_asset_key, reference_run)
         drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
         yield Output(
             tagged,
@@ -178,6 +183,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 **quality.metadata,
                 **dedup_metadata,
                 **mapping_metadata,
+                **anomaly_metadata,
             },
         )
         yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})

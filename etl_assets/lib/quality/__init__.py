@@ -25,6 +25,9 @@ _EXPORTS = {
     "infer_files": "inference",
     "tag_anomalies": "anomaly",
     "AnomalyConfig": "anomaly",
+    "tag_anomalies_per_partition": "anomaly_partitions",
+    "fit_reference": "anomaly_reference",
+    "AnomalyReference": "anomaly_reference",
 }
 
 __all__ = sorted(_EXPORTS)

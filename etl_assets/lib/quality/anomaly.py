@@ -16,19 +16,27 @@ Methods, each optional:
   of the column's semantic type; non-null values where it returns False are anomalies.
 
 Nulls are never anomalies and never make a method fail. Every row is kept.
+
+What rows are scored against: by default the frame itself. A partitioned table is tagged
+partition by partition (:mod:`etl_assets.lib.quality.anomaly_partitions`) so that no run's
+composition changes a partition's tags; a stored reference fitted on chosen rows
+(:mod:`etl_assets.lib.quality.anomaly_reference`) can be passed instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from etl_assets.lib.quality.isolation import calibrated, forest_scores
 from etl_assets.lib.quality.robust_z import as_float, grouped_robust_z, robust_z
+
+if TYPE_CHECKING:
+    from etl_assets.lib.quality.anomaly_reference import AnomalyReference
 
 SCORE_COLUMN = "_anomaly_score"
 FLAG_COLUMN = "_is_anomaly"
@@ -139,14 +147,15 @@ class _Collector:
             self.reasons.setdefault(pos, []).append(text)
 
 
-def _z_rules(frame: pd.DataFrame, config: ZScoreConfig, out: _Collector) -> None:
-    values = pd.DataFrame({c: as_float(frame[c]) for c in config.columns}, index=frame.index)
-    if config.group_by:
-        keys = [frame[g] for g in config.group_by]
-        z = grouped_robust_z(values, keys, config.min_group_size)
-    else:
-        keys = []
-        z = pd.DataFrame({c: robust_z(values[c].to_numpy()) for c in config.columns}, index=frame.index)
+def _z_rules(frame: pd.DataFrame, config: ZScoreConfig, out: _Collector, z: pd.DataFrame | None = None) -> None:
+    """Flag |z| > threshold per column; ``z`` given (against a stored reference) or computed on ``frame``."""
+    keys = [frame[g] for g in config.group_by]
+    if z is None:
+        values = pd.DataFrame({c: as_float(frame[c]) for c in config.columns}, index=frame.index)
+        if config.group_by:
+            z = grouped_robust_z(values, keys, config.min_group_size)
+        else:
+            z = pd.DataFrame({c: robust_z(values[c].to_numpy()) for c in config.columns}, index=frame.index)
     for column in config.columns:
         magnitude = np.abs(z[column].to_numpy())
         flagged = np.nan_to_num(magnitude, nan=0.0) > config.threshold
@@ -166,22 +175,28 @@ def _z_rules(frame: pd.DataFrame, config: ZScoreConfig, out: _Collector) -> None
         out.add(rule, score, flagged, reason)
 
 
-def _forest_rule(frame: pd.DataFrame, config: IsolationForestConfig, out: _Collector) -> None:
-    result = forest_scores(
-        frame,
-        config.columns,
-        contamination=config.contamination,
-        sample_size=config.sample_size,
-        n_estimators=config.n_estimators,
-        random_state=config.random_state,
-        n_jobs=config.n_jobs,
-    )
+def _forest_rule(frame: pd.DataFrame, config: IsolationForestConfig, out: _Collector, reference: AnomalyReference | None = None) -> None:
+    if reference is None:
+        result = forest_scores(
+            frame,
+            config.columns,
+            contamination=config.contamination,
+            sample_size=config.sample_size,
+            n_estimators=config.n_estimators,
+            random_state=config.random_state,
+            n_jobs=config.n_jobs,
+        )
+    else:
+        result = reference.forest_scores(frame, config)
     flagged = result.score > result.threshold
     columns = list(config.columns)
 
+    def column_z(column: str) -> np.ndarray:
+        return robust_z(as_float(frame[column])) if reference is None else reference.global_z(frame, column)
+
     def reason(positions: np.ndarray) -> list[str]:
         # name the column that stands out most (largest global robust z) so the reason is readable
-        zs = np.column_stack([np.abs(robust_z(as_float(frame[c])))[positions] for c in columns])
+        zs = np.column_stack([np.abs(column_z(c))[positions] for c in columns])
         zs = np.nan_to_num(zs, nan=0.0)
         top = zs.argmax(axis=1)
         return [
@@ -214,16 +229,21 @@ def _pattern_rule(frame: pd.DataFrame, column: str, rule: Validator | PatternRul
     out.add(f"pattern:{column}", flagged.astype(float), flagged, reason)
 
 
-def tag_anomalies(frame: pd.DataFrame, config: AnomalyConfig) -> AnomalyResult:
-    """Return ``frame`` with the three anomaly columns (replaced if present) and counts."""
+def tag_anomalies(frame: pd.DataFrame, config: AnomalyConfig, reference: AnomalyReference | None = None) -> AnomalyResult:
+    """Return ``frame`` with the three anomaly columns (replaced if present) and counts.
+
+    Without ``reference`` every statistic (medians, MADs, the forest) is fitted on ``frame``
+    itself; with one (:func:`etl_assets.lib.quality.anomaly_reference.fit_reference`, fitted on
+    other rows such as a window of partitions) rows are scored against it instead.
+    """
     missing = [c for c in config.referenced_columns() if c not in frame.columns]
     if missing:
         raise KeyError(f"anomaly tagging: columns {missing} are not in the table; it has {list(frame.columns)}")
     out = _Collector(len(frame))
-    for z_config in config.zscore_configs:
-        _z_rules(frame, z_config, out)
+    for index, z_config in enumerate(config.zscore_configs):
+        _z_rules(frame, z_config, out, None if reference is None else reference.z_scores(frame, index, z_config))
     if config.isolation_forest is not None:
-        _forest_rule(frame, config.isolation_forest, out)
+        _forest_rule(frame, config.isolation_forest, out, reference)
     for column, rule in config.patterns.items():
         _pattern_rule(frame, column, rule, out)
     reasons = np.full(len(frame), None, dtype=object)

@@ -41,6 +41,11 @@ def _z(values: np.ndarray, center: np.ndarray, mad: np.ndarray, mean_ad: np.ndar
         return np.where(np.isfinite(z), z, np.where(np.isnan(values) | (dev == 0), np.nan, np.sign(dev) * np.inf))
 
 
+def z_against(values: np.ndarray, center: np.ndarray, mad: np.ndarray, mean_ad: np.ndarray) -> np.ndarray:
+    """Robust z of ``values`` against given statistics (e.g. a stored reference), element-wise."""
+    return _z(values, center, mad, mean_ad)
+
+
 def robust_z(values: np.ndarray) -> np.ndarray:
     """Robust z of every value against the whole column (NaN stays NaN)."""
     center = np.nanmedian(values) if np.isfinite(values).any() else np.nan

@@ -669,7 +669,8 @@ class ZScoreSpec(StrictModel):
 
 
 class IsolationForestSpec(StrictModel):
-    """IsolationForest over several numeric columns (scaled, fixed seed, fit on a sample)."""
+    """IsolationForest over several numeric columns (scaled, fixed seed, fit on a sample of the
+    rows sorted by value, so row order never changes the scores)."""
 
     columns: list[str] = Field(min_length=1)
     #: Share of rows expected to be anomalies (0 < c <= 0.5), or ``auto`` (score > 0.5, which
@@ -685,6 +686,25 @@ class IsolationForestSpec(StrictModel):
         if isinstance(value, float | int) and not 0 < value <= 0.5:
             raise ValueError(f"contamination must be 'auto' or a share in (0, 0.5], got {value!r}")
         return value
+
+
+class AnomalyWindowSpec(StrictModel):
+    """A fixed window of partitions, both ends included (partition keys, e.g. 2013-01-01)."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _key(cls, value: Any) -> Any:
+        # YAML reads 2013-01-01 as a date; partition keys are text
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class AnomalyReferenceSpec(StrictModel):
+    """Score every partition against statistics fitted once on ``window`` and stored (versioned)."""
+
+    window: AnomalyWindowSpec
 
 
 class AnomalySpec(StrictModel):
@@ -703,6 +723,11 @@ class AnomalySpec(StrictModel):
     blocking: bool = False
     #: How many of the top anomalies (with reasons) the check shows in its metadata.
     sample_rows: int = Field(default=10, ge=0, le=100)
+    #: What rows are scored against. ``per_partition`` (default): each partition against its own
+    #: rows (an unpartitioned table against itself), so a run's other partitions never change a
+    #: partition's tags. ``{window: {start, end}}``: against a reference fitted once on those
+    #: partitions, stored on the Dagster instance with a content-hashed version and reused.
+    reference: Literal["per_partition"] | AnomalyReferenceSpec = "per_partition"
 
     @field_validator("zscore", mode="before")
     @classmethod

@@ -265,6 +265,12 @@ def check_anomaly_references(spec: PipelineSpec, name: str) -> Iterator[tuple[Lo
         return
     base: Loc = ("clean", name, "anomalies")
     types = {col: c.type for col, c in clean.columns.items()}
+    if not isinstance(anomalies.reference, str):
+        window = anomalies.reference.window
+        if not spec.is_clean_partitioned(name):
+            yield (*base, "reference", "window"), "a reference window needs a partitioned table (its source is not partitioned); leave reference out"
+        elif window.start > window.end:
+            yield (*base, "reference", "window"), f"start {window.start!r} is after end {window.end!r}"
 
     def numeric(col: str) -> str | None:
         if col not in types:

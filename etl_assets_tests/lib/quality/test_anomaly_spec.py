@@ -80,3 +80,33 @@ def test_missing_catalogue_is_explained(monkeypatch: pytest.MonkeyPatch) -> None
         semantic_rule("email")
     with pytest.raises(SpecError, match="semantic-type catalogue"):
         parse_spec(yaml.safe_dump(SPEC))
+
+
+def _partitioned(anomalies: dict, partitioned: bool = True) -> str:
+    spec = yaml.safe_load(yaml.safe_dump(SPEC))
+    spec["partitions"] = {"type": "daily", "start": "2024-01-01"}
+    spec["sources"]["people"] = {"format": "csv", "path": "people/{partition}.csv" if partitioned else "people.csv", "partitioned": partitioned}
+    spec["clean"]["people"]["anomalies"] = {"zscore": {"columns": ["age"]}, **anomalies}
+    return yaml.safe_dump(spec)
+
+
+def test_reference_defaults_to_per_partition_and_reads_a_yaml_date_window() -> None:
+    assert parse_spec(_partitioned({})).clean["people"].anomalies.reference == "per_partition"
+    text = _partitioned({}).replace("zscore:", "reference: {window: {start: 2024-01-01, end: 2024-01-31}}\n      zscore:", 1)
+    window = parse_spec(text).clean["people"].anomalies.reference.window
+    assert (window.start, window.end) == ("2024-01-01", "2024-01-31")
+
+
+@pytest.mark.parametrize(
+    ("anomalies", "partitioned", "message"),
+    [
+        ({"reference": {"window": {"start": "2024-01-01", "end": "2024-01-31"}}}, False, "a reference window needs a partitioned table"),
+        ({"reference": {"window": {"start": "2024-02-01", "end": "2024-01-31"}}}, True, "start '2024-02-01' is after end '2024-01-31'"),
+        ({"reference": "per_run"}, True, "per_partition"),
+        ({"reference": {"window": {"start": "2024-01-01"}}}, True, "end"),
+    ],
+)
+def test_reference_errors_name_the_field(anomalies: dict, partitioned: bool, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_partitioned(anomalies, partitioned), file="crm.yaml")
+    assert "clean.people.anomalies.reference" in str(info.value) and message in str(info.value)
