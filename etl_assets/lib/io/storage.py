@@ -195,10 +195,7 @@ def _abort_stale_uploads(folder: UPath, cutoff: float) -> int:
     aborted = 0
     try:
         listing = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
-        for upload in listing.get("Uploads", []):
-            name = upload["Key"][len(prefix) :]
-            if "/" in name or upload["Initiated"].timestamp() >= cutoff:
-                continue
+        for upload in stale_uploads(listing.get("Uploads", []), prefix, cutoff):
             fs.call_s3(
                 "abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
             )
@@ -206,6 +203,18 @@ def _abort_stale_uploads(folder: UPath, cutoff: float) -> int:
     except Exception:  # best effort (see sweep_stale_temps); the write itself reports real trouble
         return aborted
     return aborted
+
+
+def stale_uploads(uploads: list[dict], prefix: str, cutoff: float) -> list[dict]:
+    """The uploads (``ListMultipartUploads`` entries) of objects directly under ``prefix``
+    that were started before ``cutoff`` (seconds since the epoch)."""
+    return [
+        upload
+        for upload in uploads
+        if upload["Key"].startswith(prefix)
+        and "/" not in upload["Key"][len(prefix) :]
+        and upload["Initiated"].timestamp() < cutoff
+    ]
 
 
 def _sweep_staging_folders(cutoff: float) -> int:
