@@ -1,8 +1,9 @@
 """SIGKILL a run while it uploads a Parquet table to S3 (moto server), mid multipart upload.
 
 s3fs sends a file under 100 MiB with one PUT (which S3 applies whole or not at all) and a
-larger one as a multipart upload; the run here lowers the part size to 5 MiB (the S3 minimum)
-so its 10+ MiB file takes the multipart path. The moto server stores part 1 and holds the
+larger one as a multipart upload; the run here lowers the part size to 1 MiB so its 5 MB file
+takes the multipart path (S3 refuses parts under 5 MiB only when an upload is completed, and
+this one never is). The moto server stores part 1 and holds the
 others (``gated_s3``), and the run is killed once part 1 is stored and a part is held: mid
 upload for certain, with the completion never sent.
 The previous object must stay intact and readable, no partial object may appear, and a rerun
@@ -34,7 +35,7 @@ from etl_assets_tests.faults.harness import (
 )
 from etl_assets_tests.servers.s3 import S3Bucket
 
-PART_BYTES = 5 * 2**20
+PART_BYTES = 2**20
 
 
 @pytest.fixture

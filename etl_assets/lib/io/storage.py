@@ -70,18 +70,26 @@ def _locked_temp_name(name: str, token: str) -> str:
 
 def _claim_temp_files(paths: list[str]) -> list[int]:
     """Create each temporary file and hold an exclusive lock on it (see the module docstring);
-    returns the descriptors, to close once the files are published or removed."""
+    returns the descriptors, to close once the files are published or removed.
+
+    Each file is created and locked under the unlocked pattern (``.<name>.<token>.tmp``, which
+    a sweep removes only when an hour old), then renamed to its ``.locked.tmp`` name: a sweep
+    can never see a locked name before its lock is taken.
+    """
     held: list[int] = []
+    creating = ""
     try:
         for path in paths:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            creating = path.removesuffix(".locked.tmp") + ".tmp"
+            descriptor = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             held.append(descriptor)
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            if os.fstat(descriptor).st_nlink == 0:
-                # a sweeper locked and removed the new file before this lock: cannot happen
-                # again (the name is random), so give up this write rather than loop
-                raise FileExistsError(f"temporary file {path} was removed while being created")
+            with contextlib.suppress(OSError):  # no locks on this file system: swept by age
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            os.rename(creating, path)
     except BaseException:
+        for ours in (creating, *paths):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ours)
         _release(held)
         raise
     return held
