@@ -18,7 +18,8 @@ On disk, under ``base_path``::
     pipeline/clean/orders/2024-01-01.csv           CSV / JSON Lines data ...
     pipeline/clean/orders/2024-01-01.csv.schema.json   ... and its schema sidecar
     pipeline/clean/orders/2024-01-01/eu.parquet    multi-partition keys nest (dimensions by name)
-    .<name>.<12 hex>.tmp                           a write in progress (removed on failure)
+    .<name>.<12 hex>.locked.tmp                    a write in progress (or a killed one's: removed
+                                                   by the next write into the folder)
 
 Modules: ``paths`` (key -> path safety), ``convert`` (exact DataFrame <-> Arrow),
 ``sidecar`` (schema files), ``formats`` (one file per format), ``jsonl_writer``, ``storage``

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import decimal
+import fcntl
 import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -188,15 +187,24 @@ def test_remote_file_system_round_trip(fmt: str, monkeypatch: pytest.MonkeyPatch
     assert not [p.name for p in base.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_stale_temp_files_are_swept_but_fresh_ones_kept(tmp_path: Path) -> None:
-    stale, fresh = tmp_path / ".t.csv.0123456789ab.tmp", tmp_path / ".t.csv.ba9876543210.tmp"
-    stale.write_text("partial")
-    fresh.write_text("in progress")
-    old = time.time() - 7200
-    os.utime(stale, (old, old))
+def test_abandoned_temp_files_are_swept_but_locked_ones_kept(tmp_path: Path) -> None:
+    abandoned = tmp_path / ".t.csv.0123456789ab.locked.tmp"
+    in_progress = tmp_path / ".t.csv.ba9876543210.locked.tmp"
+    abandoned.write_text("partial, its writer is gone (no lock), however young")
+    in_progress.write_text("a live writer holds its lock")
+    (tmp_path / ".t.csv.cccccccccccc.tmp").write_text("an earlier version's name: kept for an hour")
     (tmp_path / "keep.tmp").write_text("not ours")
-    assert sweep_stale_temps(UPath(tmp_path)) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".t.csv.ba9876543210.tmp", "keep.tmp"]
+    with in_progress.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert sweep_stale_temps(UPath(tmp_path)) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            ".t.csv.ba9876543210.locked.tmp",
+            ".t.csv.cccccccccccc.tmp",
+            "keep.tmp",
+        ]
+    assert sweep_stale_temps(UPath(tmp_path)) == 1  # lock released: its writer is gone
+    assert sweep_stale_temps(UPath(tmp_path), older_than_s=0) == 1  # the old name, by age
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.tmp"]
 
 
 def test_jsonl_line_longer_than_a_read_block(

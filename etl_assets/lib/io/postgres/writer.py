@@ -3,11 +3,15 @@
 Every write is ONE transaction on an ADBC connection (Arrow -> binary ``COPY``, measured at
 about 1x ``psql \\copy``; see ``benchmarks/bench_postgres.py``):
 
-- :func:`write_partitions`: ``DELETE`` the run's partition slices, ``COPY`` their rows, record
-  the keys in the partition ledger (:mod:`.ledger`), commit. A retry after a crash therefore
-  replaces the slices instead of duplicating them, and other partitions (possibly being
-  written by another run right now) are never touched. A column that was all null when the
-  table was created (so ``text``) is ``ALTER``ed to its first real type in that transaction.
+- :func:`write_partitions`: lock the run's partition keys, ``DELETE`` their slices, ``COPY``
+  their rows, record the keys in the partition ledger (:mod:`.ledger`), commit. A retry after
+  a crash therefore replaces the slices instead of duplicating them, and other partitions
+  (possibly being written by another run right now) are never touched. The lock (a
+  transaction-level advisory lock per table and key) makes two runs writing the SAME
+  partition at once take turns: under READ COMMITTED the second run's ``DELETE`` would
+  otherwise run on a snapshot without the first run's uncommitted rows, and both copies
+  would survive. A column that was all null when the table was created (so ``text``) is
+  ``ALTER``ed to its first real type in that transaction.
 - :func:`replace_table`: ``COPY`` into a staging table, then drop the old table and rename the
   staging table in the same transaction: readers see the old rows until commit, then the new.
 - :func:`upsert_table`: ``COPY`` into a staging table, ``INSERT ... ON CONFLICT (key) DO UPDATE``.
@@ -219,6 +223,9 @@ def write_partitions(
     )
     with pg.adbc_connection() as conn:
         cursor = conn.cursor()
+        if keys:
+            cursor.execute(_partition_locks_statement(target, keys))
+            cursor.fetchall()
         for alter in fit.alters:  # an all-null column gets its first real type
             cursor.execute(alter)
         cursor.execute(delete, parameters=tuple(keys))
@@ -233,6 +240,24 @@ def write_partitions(
             before_commit()
         conn.commit()
     return WriteResult(target, table.num_rows, time.perf_counter() - started)
+
+
+def _partition_locks_statement(target: TableName, keys: Sequence[str]) -> str:
+    """Take a transaction-level advisory lock on (table, key) for each key, in hash order.
+
+    Held until commit or rollback, so a run writing the same partition waits here, and its
+    ``DELETE`` (a new statement, hence a new snapshot) then sees and removes the committed rows
+    of the run before it. Locking in one fixed order (the lock's own key, the hash) means two
+    runs with overlapping key sets cannot deadlock; the two-``int4`` key space is separate from
+    the one-``bigint`` locks of table creation.
+    """
+    values = sql.SQL(", ").join(sql.SQL("({})").format(sql.Literal(key)) for key in keys)
+    return _text(
+        sql.SQL(
+            "SELECT pg_advisory_xact_lock(hashtext({}), h) FROM "
+            "(SELECT DISTINCT hashtext(k) AS h FROM (VALUES {}) AS v(k) ORDER BY h OFFSET 0) AS s"
+        ).format(sql.Literal(str(target)), values)
+    )
 
 
 @dataclass(frozen=True)
