@@ -869,6 +869,9 @@ class PartitionsSpec(StrictModel):
     #: Exclusive end; omitted means "up to the current time".
     end: dt.date | None = None
     timezone: str = "UTC"
+    #: A backfill (or a landing sensor's batch of files) runs at most this many partitions per
+    #: run (Dagster's ``BackfillPolicy.multi_run``); omitted: the whole range in one run.
+    max_partitions_per_run: int | None = Field(default=None, ge=1)
 
     @field_validator("timezone")
     @classmethod
