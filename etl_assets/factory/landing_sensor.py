@@ -167,7 +167,7 @@ def build_landing_sensor(
     @sensor(
         name=f"{spec.pipeline}_{name}_landing",
         target=AssetSelection.assets(*targets),
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=source.sensor_interval_seconds,
         default_status=DefaultSensorStatus.STOPPED,
         description=(
             f"Runs {name} and what is built from it when a file matching {source.path!r} lands or changes; "

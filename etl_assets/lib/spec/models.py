@@ -297,8 +297,11 @@ class SourceSpec(StrictModel):
     http: HttpSourceOptions | None = None
     postgres: PostgresSourceOptions | None = None
     partitioned: bool = False
-    #: Start a run when a matching file lands or changes (landing-folder sensor).
+    #: Start a run when a matching file lands or changes (landing-folder sensor); partitions
+    #: already built from the same file content are skipped.
     sensor: bool = False
+    #: Seconds between two looks at the landing folder (the sensor's minimum interval).
+    sensor_interval_seconds: int = Field(default=30, ge=1)
     storage: StorageFormat | None = None
     description: str | None = None
 
