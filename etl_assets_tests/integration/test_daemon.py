@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,11 @@ from etl_assets.factory.landing_sensor import FILE_COUNT_TAG, FILE_TAG
 from etl_assets.factory.run_retries import BLOCKED_BY_CHECK_TAG
 from etl_assets.lib.spec import parse_spec
 from etl_assets_tests.conftest import PROJECT_ROOT
-from etl_assets_tests.servers.dagster_deployment import Deployment, wait_for
+from etl_assets_tests.servers.dagster_deployment import (
+    Deployment,
+    readme_production_commands,
+    wait_for,
+)
 from etl_assets_tests.servers.postgres import PostgresServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("daemon")]
@@ -155,8 +160,14 @@ def start_deployment(
     return deployment
 
 
-def check_landing_sensor(deployment: Deployment, data: Path, full: bool = True) -> dict[str, int]:
-    """Every case of issue 11, point 1, on a running deployment; returns the runs per case."""
+def check_landing_sensor(
+    deployment: Deployment, data: Path, full: bool = True, cli: bool = False
+) -> dict[str, int]:
+    """Every case of issue 11, point 1, on a running deployment; returns the runs per case.
+
+    ``full=False`` keeps the cases that need no failing run (the PostgreSQL repeat); ``cli``
+    switches the sensor on with ``dagster sensor start`` instead of through the instance.
+    """
     counts: dict[str, int] = {}
     # What `make demo` does: build partitions 1-3 from their files, in one run, outside the daemon.
     for number in (1, 2, 3):
@@ -172,7 +183,10 @@ def check_landing_sensor(deployment: Deployment, data: Path, full: bool = True) 
 
     sensor = deployment.sensor(SENSOR)
     started = time.time()
-    deployment.instance.start_sensor(sensor)
+    if cli:
+        deployment.switch_on("sensor", SENSOR)
+    else:
+        deployment.instance.start_sensor(sensor)  # what the UI's toggle does
     deployment.wait_for_tick_after(sensor, started)
     deployment.wait_for_tick_after(sensor, time.time())
     counts["switched on after the build"] = len(sensor_runs(deployment))
@@ -277,7 +291,7 @@ def sqlite_deployment(
         assert dt.datetime.now(dt.UTC) < fire_at.replace(second=0), (
             "the code server came up after the schedule's minute"
         )
-        deployment.instance.start_schedule(deployment.schedule("tick_schedule"))
+        deployment.switch_on("schedule", "tick_schedule")
         yield deployment, tmp / "data"
     finally:
         deployment.stop()
@@ -372,6 +386,17 @@ def postgres_deployment(tmp_path: Path) -> Iterator[tuple[Deployment, Path]]:
             "DAGSTER_PG_DB": database,
         }
         os.environ.update(env)  # the test process reads the same instance
+        # The README's instance setup line, as written, on this test's DAGSTER_HOME.
+        (setup,) = [line for line in readme_production_commands() if line.startswith("mkdir")]
+        subprocess.run(
+            ["bash", "-c", setup],
+            env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")},
+            cwd=PROJECT_ROOT,
+            check=True,
+        )
+        assert (tmp_path / "home" / "dagster.yaml").read_text() == (
+            PROJECT_ROOT / "instances" / "postgres" / "dagster.yaml"
+        ).read_text()
         deployment = start_deployment(
             tmp_path,
             PROJECT_ROOT / "instances" / "postgres" / "dagster.yaml",
@@ -391,5 +416,5 @@ def postgres_deployment(tmp_path: Path) -> Iterator[tuple[Deployment, Path]]:
 def test_landing_sensor_on_the_postgres_instance(postgres_deployment) -> None:
     deployment, data = postgres_deployment
     assert type(deployment.instance.run_storage).__name__ == "PostgresRunStorage"
-    counts = check_landing_sensor(deployment, data, full=False)
+    counts = check_landing_sensor(deployment, data, full=False, cli=True)
     print("runs per case (PostgreSQL):", counts)

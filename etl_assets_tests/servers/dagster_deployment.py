@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -70,6 +71,45 @@ def stop_process(process: subprocess.Popen, grace: float = 30.0) -> None:
         pass
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The shipped workspace (gRPC code server on 127.0.0.1:4000); tests render it with a free port.
+WORKSPACE_TEMPLATE = PROJECT_ROOT / "instances" / "workspace.yaml"
+README_SECTION = "## Running it in production on one machine"
+
+
+# The commands of the README's "Running it in production on one machine", built in one place so a
+# test can check that the README shows exactly what the tests run.
+def code_server_command(port: int, module: str = "etl_assets.definitions") -> list[str]:
+    return ["dagster", "code-server", "start", "-h", "127.0.0.1", "-p", str(port), "-m", module,
+            "--location-name", LOCATION]  # fmt: skip
+
+
+def daemon_command(workspace: str) -> list[str]:
+    return ["dagster-daemon", "run", "-w", workspace]
+
+
+def webserver_command(workspace: str, port: int) -> list[str]:
+    return ["dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)]
+
+
+def instigator_start_command(kind: str, name: str, workspace: str) -> list[str]:
+    """``dagster sensor start NAME`` / ``dagster schedule start NAME`` (as the UI's toggle)."""
+    return ["dagster", kind, "start", name, "-w", workspace]
+
+
+def readme_production_commands() -> list[str]:
+    """The command lines of the README's "Running it in production on one machine"."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    start = text.index(README_SECTION)
+    end = text.index("\n## ", start + len(README_SECTION))
+    blocks = re.findall(r"```bash\n(.*?)```", text[start:end], flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def _executable(argv: list[str]) -> list[str]:
+    return [str(BIN / argv[0]), *argv[1:]]
+
+
 @dataclass
 class Deployment:
     """Code server + daemon (+ webserver) on a temporary DAGSTER_HOME; see the module docstring."""
@@ -87,15 +127,17 @@ class Deployment:
     def prepare(cls, home: Path, instance_yaml: Path, env: Mapping[str, str]) -> Deployment:
         """A DAGSTER_HOME holding ``instance_yaml`` and a workspace.yaml naming the code server."""
         home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(instance_yaml, home / "dagster.yaml")
+        if not (home / "dagster.yaml").exists():
+            shutil.copy(instance_yaml, home / "dagster.yaml")
         logs = (
             home.parent / f"{home.name}_process_logs"
         )  # outside DAGSTER_HOME, which Dagster manages
         logs.mkdir(exist_ok=True)
         deployment = cls(home=home, env={**os.environ, **env, "DAGSTER_HOME": str(home)}, logs=logs)
+        shipped = WORKSPACE_TEMPLATE.read_text()
+        assert "port: 4000" in shipped and f"location_name: {LOCATION}" in shipped
         (home / "workspace.yaml").write_text(
-            "load_from:\n  - grpc_server:\n"
-            f"      host: 127.0.0.1\n      port: {deployment.code_port}\n      location_name: {LOCATION}\n"
+            shipped.replace("port: 4000", f"port: {deployment.code_port}")
         )
         return deployment
 
@@ -121,12 +163,12 @@ class Deployment:
             else ""
         )
 
+    @property
+    def workspace_file(self) -> str:
+        return str(self.home / "workspace.yaml")
+
     def start_code_server(self, module: str = "etl_assets.definitions") -> None:
-        self._start(
-            "code_server",
-            [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(self.code_port),
-             "-m", module, "--location-name", LOCATION],
-        )  # fmt: skip
+        self._start("code_server", _executable(code_server_command(self.code_port, module)))
 
     def wait_for_code_server(self, timeout: float = 180.0) -> None:
         from dagster._grpc.client import DagsterGrpcClient
@@ -145,23 +187,20 @@ class Deployment:
         wait_for("the code server to answer", ready, timeout)
 
     def start_daemon(self) -> None:
-        self._start(
-            "daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")]
-        )
+        self._start("daemon", _executable(daemon_command(self.workspace_file)))
+
+    def switch_on(self, kind: str, name: str) -> None:
+        """Start a sensor or schedule with the CLI, as an operator would (the UI's toggle does the same)."""
+        done = subprocess.run(
+            _executable(instigator_start_command(kind, name, self.workspace_file)),
+            env=self.env, cwd=self.home, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
 
     def start_webserver(self, timeout: float = 180.0) -> int:
         port = free_port()
         process = self._start(
-            "webserver",
-            [
-                str(BIN / "dagster-webserver"),
-                "-w",
-                str(self.home / "workspace.yaml"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
+            "webserver", _executable(webserver_command(self.workspace_file, port))
         )
 
         def up() -> bool:
