@@ -180,8 +180,8 @@ def build_landing_sensor(
         candidates = [v for v in listed if cursor.is_new(v)]
         requests: list[RunRequest] = []
         if candidates:
-            partitions = {v.partition_key for v in candidates} if source.partitioned else None
-            recorded = recorded_versions(context.instance, asset_key, partitions)  # type: ignore[arg-type]
+            partitions = {str(v.partition_key) for v in candidates} if source.partitioned else None
+            recorded = recorded_versions(context.instance, asset_key, partitions)
             changed = changed_files(candidates, recorded)
             if not source.partitioned and changed:
                 changed = listed  # an unpartitioned run reads every file of the source
