@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterRun, DagsterRunStatus
+from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -116,10 +117,24 @@ def day(number: int) -> str:
 
 
 def land(data: Path, key: str, rows: list[str], header: str = HEADER) -> Path:
+    """Write a landing file atomically (written beside, then renamed in), as a sane uploader does:
+    a tick never sees it half-written."""
     path = data / "landing" / "orders" / f"{key}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join([header, *rows]) + "\n")
+    staged = data / f".{key}.csv.part"
+    staged.write_text("\n".join([header, *rows]) + "\n")
+    os.replace(staged, path)
     return path
+
+
+def paused(deployment: Deployment, sensor) -> None:
+    """Stop the sensor (its cursor is kept) and wait until no tick is under way, so that files
+    written next are seen together by the tick after ``resume``."""
+    deployment.instance.stop_sensor(sensor.get_remote_origin_id(), sensor.selector_id, sensor)
+    wait_for(
+        "the sensor's last tick to finish",
+        lambda: all(t.status != TickStatus.STARTED for t in deployment.ticks(sensor)),
+    )
 
 
 def span(run: DagsterRun) -> tuple[str, str]:
@@ -194,6 +209,7 @@ def check_landing_sensor(
 
     # One tick sees: a new file, a file rewritten with other content, a file touched without change,
     # 30 files landing together, a file failing a blocking check and one failing its step.
+    paused(deployment, sensor)
     land(data, day(10), ["10,b,10"])
     land(data, day(2), ["2,a,2.6"])  # was 2,a,2.5: same size, other bytes
     touched = data / "landing" / "orders" / f"{day(3)}.csv"
@@ -208,6 +224,7 @@ def check_landing_sensor(
             data, day(25), ["25,e"], header="order_id,kind"
         )  # no amount column: the clean step fails
     changed = time.time()
+    deployment.instance.start_sensor(sensor)
     deployment.wait_for_tick_after(sensor, changed)
     expected = 5 if full else 2
     deployment.wait_for_runs_done({SENSOR_NAME_TAG: SENSOR}, expected)
@@ -255,7 +272,14 @@ def check_landing_sensor(
     # ... until they change: the corrected file runs once, and succeeds.
     land(data, day(20), ["20,d,500"])
     deployment.wait_for_tick_after(sensor, time.time())
-    deployment.wait_for_runs_done({SENSOR_NAME_TAG: SENSOR}, expected + 2)
+    wait_for(
+        "the corrected file's run to finish",
+        lambda: (
+            len(sensor_runs(deployment)) > expected
+            and all(r.is_finished for r in sensor_runs(deployment))
+        ),
+        timeout=300,
+    )
     fixed = [r for r in sensor_runs(deployment) if span(r) == (day(20), day(20))]
     counts["failed file, changed"] = len(fixed) - 1
     assert counts["failed file, changed"] == 1
@@ -274,7 +298,7 @@ def sqlite_deployment(
     """
     tmp = tmp_path_factory.mktemp("daemon_sqlite")
     now = dt.datetime.now(dt.UTC)
-    fire_at = now + dt.timedelta(seconds=90)
+    fire_at = now + dt.timedelta(seconds=150)
     specs = {
         "land": LAND_SPEC,
         "tick": TICK_SPEC.replace("CRON_MINUTE", str(fire_at.minute)),
