@@ -20,8 +20,9 @@ from etl_assets.factory.automation import (
 )
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
-from etl_assets.factory.partitions import partitions_definition
+from etl_assets.factory.partitions import partitions_definition, with_backfill_policy
 from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
+from etl_assets.factory.run_retries import with_run_retry_hooks
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
 from etl_assets.lib.io.postgres import PostgresIOManager
@@ -57,6 +58,7 @@ def build_pipeline_definitions(
     assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
     assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
     assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
+    assets = with_run_retry_hooks(with_backfill_policy(assets, spec.partitions))
     remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
     job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
     schedule = build_schedule(spec, job, partitions_def)

@@ -41,6 +41,7 @@ from etl_assets.factory.drift_checks import (
     drift_check_specs,
     evaluate_drift,
 )
+from etl_assets.factory.file_versions import record_source_versions
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
 from etl_assets.factory.mapping import (
     map_inputs,
@@ -91,6 +92,7 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
     def raw_asset(context: AssetExecutionContext, source_files: SourceFiles) -> Output[pd.DataFrame]:
         started = time.perf_counter()
         keys = list(context.partition_keys) if source.partitioned else None
+        record_source_versions(context, source, source_files, keys)  # what the landing sensor skips
         frame = source_files.read(source, name=name, partition_keys=keys)
         files = int(frame["_source_file"].nunique()) if "_source_file" in frame else 0
         metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dagster import (
+    AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
@@ -40,3 +41,12 @@ def partitioning(partitioned: bool, partitions_def: PartitionsDefinition | None)
     if not partitioned:
         return {}
     return {"partitions_def": partitions_def, "backfill_policy": BackfillPolicy.single_run()}
+
+
+def with_backfill_policy(assets: list[AssetsDefinition], spec: PartitionsSpec | None) -> list[AssetsDefinition]:
+    """Partitioned assets run at most ``spec.max_partitions_per_run`` partitions per run when set
+    (``BackfillPolicy.multi_run``); otherwise they keep the single-run policy of :func:`partitioning`."""
+    if spec is None or spec.max_partitions_per_run is None:
+        return assets
+    policy = BackfillPolicy.multi_run(max_partitions_per_run=spec.max_partitions_per_run)
+    return [a.with_attributes(backfill_policy=policy) if a.partitions_def is not None else a for a in assets]

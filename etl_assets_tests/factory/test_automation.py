@@ -1,20 +1,17 @@
-"""Landing sensors (new, same, changed file) and the pipeline schedule."""
+"""Landing sensors' targets and the pipeline schedule (what they skip: test_landing_sensor.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, SensorResult, build_schedule_context, build_sensor_context
 
 from etl_assets.factory import build_definitions
-from etl_assets.factory.automation import FILE_TAG
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import parse_spec
-from etl_assets_tests.conftest import write_customers, write_orders
+from etl_assets_tests.conftest import write_customers
 
 
 @pytest.fixture
@@ -35,34 +32,6 @@ def evaluate(defs, name: str, root: Path, cursor: str | None) -> SensorResult:
         result = sensor_def(context)
     assert isinstance(result, SensorResult)
     return result
-
-
-def test_partitioned_landing_sensor_new_same_changed(defs, tmp_path: Path) -> None:
-    name = "shop_orders_landing"
-    first = evaluate(defs, name, tmp_path, None)
-    assert first.run_requests == [] and json.loads(first.cursor) == {}
-
-    write_orders(tmp_path, "2024-01-02", [("1", "1", "9.5", "2024-01-02T10:00:00Z")])
-    write_orders(tmp_path, "2023-12-31", [("1", "1", "9.5", "2023-12-31T10:00:00Z")])  # outside the partitions
-    (tmp_path / "landing" / "orders" / "notes.csv").write_text("x\n")  # not a partition key
-    new = evaluate(defs, name, tmp_path, first.cursor)
-    assert [r.partition_key for r in new.run_requests] == ["2024-01-02"]
-    request = new.run_requests[0]
-    assert request.tags[FILE_TAG] == "landing/orders/2024-01-02.csv"
-    assert request.run_key.startswith("landing/orders/2024-01-02.csv@")
-
-    same = evaluate(defs, name, tmp_path, new.cursor)
-    assert same.run_requests == []
-    assert same.cursor == new.cursor
-
-    path = write_orders(tmp_path, "2024-01-02", [("1", "1", "9.5", "2024-01-02T10:00:00Z"), ("2", "2", "1", "2024-01-02T11:00:00Z")])
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    write_orders(tmp_path, "2024-01-03", [("3", "1", "2", "2024-01-03T10:00:00Z")])
-    changed = evaluate(defs, name, tmp_path, same.cursor)
-    assert sorted(r.partition_key for r in changed.run_requests) == ["2024-01-02", "2024-01-03"]
-    changed_key = next(r.run_key for r in changed.run_requests if r.partition_key == "2024-01-02")
-    assert changed_key != request.run_key
 
 
 def test_unpartitioned_sensor_targets_only_unpartitioned_assets(defs, tmp_path: Path) -> None:

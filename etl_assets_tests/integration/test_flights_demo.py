@@ -205,3 +205,19 @@ def test_anomaly_and_drift_checks_on_every_clean_table_and_aggregate(demo) -> No
     clean = load(demo, "clean", "flights", partition=DAYS[0])
     assert {"_anomaly_score", "_is_anomaly", "_anomaly_reasons"} <= set(clean.columns)
     assert not clean.loc[clean["dep_delay"].isna() & clean["arr_delay"].isna() & clean["air_time"].isna(), "_is_anomaly"].any()
+
+
+def test_landing_sensor_after_the_demo_runs_only_the_days_not_built(demo) -> None:
+    """Issue 11: switched on after the demo, the sensor skips the days the demo built from
+    exactly these files, and asks for the rest in one range run (not one run per file)."""
+    from dagster import build_sensor_context
+
+    from etl_assets.factory.landing_sensor import FILE_COUNT_TAG
+
+    defs, instance, _ = demo
+    resources = {"source_files": defs.resources["source_files"]}
+    result = defs.resolve_sensor_def("flights_flights_landing")(build_sensor_context(instance=instance, resources=resources))
+    (request,) = result.run_requests
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2013-01-04"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2013-12-31"
+    assert request.tags[FILE_COUNT_TAG] == str(365 - len(DAYS))

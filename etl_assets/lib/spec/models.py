@@ -309,8 +309,11 @@ class SourceSpec(StrictModel):
     http: HttpSourceOptions | None = None
     postgres: PostgresSourceOptions | None = None
     partitioned: bool = False
-    #: Start a run when a matching file lands or changes (landing-folder sensor).
+    #: Start a run when a matching file lands or changes (landing-folder sensor); partitions
+    #: already built from the same file content are skipped.
     sensor: bool = False
+    #: Seconds between two looks at the landing folder (the sensor's minimum interval).
+    sensor_interval_seconds: int = Field(default=30, ge=1)
     storage: StorageFormat | None = None
     description: str | None = None
 
@@ -906,6 +909,9 @@ class PartitionsSpec(StrictModel):
     #: Exclusive end; omitted means "up to the current time".
     end: dt.date | None = None
     timezone: str = "UTC"
+    #: A backfill (or a landing sensor's batch of files) runs at most this many partitions per
+    #: run (Dagster's ``BackfillPolicy.multi_run``); omitted: the whole range in one run.
+    max_partitions_per_run: int | None = Field(default=None, ge=1)
 
     @field_validator("timezone")
     @classmethod
