@@ -1,10 +1,22 @@
-"""Remote storage failures split into "retry" and "stop" for Dagster's retry policy.
+"""Remote storage failures: named by endpoint, object and cause, and split into retry and stop.
 
-On S3 a write or read can fail for reasons a retry fixes (a dropped connection, a 503 slow-down;
-s3fs already retried those a few times) and for reasons it cannot (access denied, a bucket that
-does not exist, a partition that was never written). The second kind is raised as
-``Failure(allow_retries=False)`` so a step ``RetryPolicy`` does not rerun it; the first kind
-propagates unchanged and is retried.
+On S3 a write or read can fail for reasons a retry fixes (a dropped connection, a read timeout,
+a 503 slow-down; botocore and s3fs already retried those a few times) and for reasons it
+cannot:
+
+- access denied (``PermissionError``), a bucket or required object that does not exist
+  (``FileNotFoundError``);
+- an endpoint that refuses connections (nothing listens at ``endpoint_url``: a wrong setting or
+  a service that is down). The client's own retries (see ``resources/s3.py``) have already
+  spent a few seconds on it; three step retries minutes apart only delay the alert.
+
+The second kind is raised as ``Failure(allow_retries=False)`` so a step ``RetryPolicy`` does not
+rerun it; the first kind as a retryable ``Failure``. Both name what was being done, the endpoint,
+the object and the innermost cause, so the step's failure says what broke rather than how many
+times it was tried.
+
+This module depends on nothing else in ``etl_assets.lib.io``: the IO managers and the source
+readers import it, never the other way round.
 """
 
 from __future__ import annotations
@@ -12,45 +24,120 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pandas as pd
-from dagster import Failure, InputContext, OutputContext
-
-from etl_assets.lib.io.managers import FrameIOManager
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster import Failure
+from upath import UPath
 
 #: s3fs maps 403 (AccessDenied, bad keys) to PermissionError and NoSuchBucket/NoSuchKey to
 #: FileNotFoundError (terminal for writes: the bucket is missing).
 TERMINAL_STORAGE_ERRORS: tuple[type[BaseException], ...] = (PermissionError, FileNotFoundError)
+#: What a remote filesystem raises: botocore's own errors, and OSError subclasses from s3fs.
+REMOTE_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, OSError)
+#: Errors that come from talking to the service (s3fs keeps them as the cause of its OSErrors).
+_SERVICE_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
+
+
+def storage_endpoint(path: UPath) -> str:
+    """The service ``path`` is read from or written to, as configured (never credentials)."""
+    options = path.storage_options
+    endpoint = options.get("endpoint_url") or (options.get("client_kwargs") or {}).get(
+        "endpoint_url"
+    )
+    if endpoint:
+        return str(endpoint)
+    return f"the default {path.protocol or 'file'} endpoint"
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        nested = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        current = current.__cause__ or current.__context__ or (nested[-1] if nested else None)
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost exception of ``error``'s chain as ``Type: message``."""
+    innermost = list(_chain(error))[-1]
+    text = str(innermost).strip()
+    return f"{type(innermost).__name__}: {text}" if text else type(innermost).__name__
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether the endpoint refused the connection (nothing listens there)."""
+    return any(isinstance(e, ConnectionRefusedError) for e in _chain(error))
+
+
+def from_service(error: BaseException) -> bool:
+    """Whether ``error`` came from the storage service, not from local disk or our own code."""
+    return any(isinstance(e, _SERVICE_ERRORS) for e in _chain(error))
+
+
+def describe_storage_error(what: str, location: UPath, error: BaseException) -> str:
+    """``<what>: <location> at <endpoint>: <cause>`` for a failed remote operation."""
+    cause = root_cause(error)
+    outer = f"{type(error).__name__}: {error}"
+    detail = cause if cause == outer else f"{outer} (cause: {cause})"
+    reach = "cannot connect to" if is_unreachable(error) else "via"
+    return f"{what}: {location} {reach} {storage_endpoint(location)}: {detail}"
 
 
 @contextmanager
 def classified_storage_errors(
-    what: str, terminal: tuple[type[BaseException], ...] = TERMINAL_STORAGE_ERRORS
+    what: str,
+    location: UPath,
+    terminal: tuple[type[BaseException], ...] = TERMINAL_STORAGE_ERRORS,
+    passthrough: tuple[type[BaseException], ...] = (),
 ) -> Iterator[None]:
+    """Remote failures inside the block as a ``Failure`` naming ``location``, its endpoint and
+    the cause; terminal ones (``terminal`` types, a refused connection) with ``allow_retries=False``.
+
+    ``passthrough`` errors already say what failed (a source's own errors, a missing partition)
+    and keep their type, unless a refused connection caused them: that one is terminal too.
+    """
     try:
         yield
-    except terminal as error:
+    except Failure:
+        raise
+    except passthrough as error:
+        if not is_unreachable(error):
+            raise
         raise Failure(
-            description=f"{what}: {type(error).__name__}: {error} (terminal: not retried)",
-            metadata={"error_kind": "terminal", "error_type": type(error).__name__},
+            description=f"{what}: {error}; cannot connect to {storage_endpoint(location)} "
+            f"({root_cause(error)}) (terminal: not retried)",
+            metadata=_metadata("terminal", error, location),
             allow_retries=False,
+        ) from error
+    except REMOTE_ERRORS as error:
+        if not (from_service(error) or isinstance(error, terminal)):
+            raise  # a local failure (staging disk, a bug): it says what it is already
+        stop = isinstance(error, terminal) or is_unreachable(error)
+        message = describe_storage_error(what, location, error)
+        raise Failure(
+            description=message + (" (terminal: not retried)" if stop else ""),
+            metadata=_metadata("terminal" if stop else "transient", error, location),
+            allow_retries=not stop,
         ) from error
 
 
-class RemoteFrameIOManager(FrameIOManager):
-    """:class:`FrameIOManager` for object stores: terminal storage errors are not retried."""
-
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
-        with classified_storage_errors(f"writing {_name(context)} under {self._base_path}"):
-            super().handle_output(context, obj)
-
-    def load_input(self, context: InputContext) -> pd.DataFrame:
-        # A missing partition stays a FileNotFoundError, as for local folders (same contract);
-        # only access errors are classified here.
-        with classified_storage_errors(
-            f"reading {_name(context)} under {self._base_path}", terminal=(PermissionError,)
-        ):
-            return super().load_input(context)
+def _metadata(kind: str, error: BaseException, location: UPath) -> dict[str, str]:
+    return {
+        "error_kind": kind,
+        "error_type": type(error).__name__,
+        "endpoint": storage_endpoint(location),
+        "location": str(location),
+    }
 
 
-def _name(context: InputContext | OutputContext) -> str:
-    return context.asset_key.to_user_string() if context.has_asset_key else "an output"
+__all__ = [
+    "REMOTE_ERRORS",
+    "TERMINAL_STORAGE_ERRORS",
+    "classified_storage_errors",
+    "describe_storage_error",
+    "from_service",
+    "is_unreachable",
+    "root_cause",
+    "storage_endpoint",
+]
