@@ -1,0 +1,92 @@
+"""S3 failures name the endpoint, the object and the cause, and an endpoint that refuses
+connections stops the step at once instead of after minutes of retries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+import pytest
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    Failure,
+    RetryPolicy,
+    asset,
+    define_asset_job,
+)
+from moto.server import ThreadedMotoServer
+
+from etl_assets.lib.io import io_manager_for
+from etl_assets.lib.resources import SourceFiles
+from etl_assets.lib.spec import SourceSpec
+from etl_assets_tests.servers.s3 import S3Bucket, S3Server
+
+
+@pytest.fixture
+def doomed_server(s3_server: S3Server) -> Iterator[tuple[Callable[[], None], S3Bucket]]:
+    """A moto server of its own (the session's stays up for other tests) with one bucket, and
+    a function that stops it. ``s3_server`` only for its fake AWS credentials."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    bucket = S3Bucket(S3Server(endpoint_url=f"http://{host}:{port}"), "doomed-bucket")
+    bucket.server.client().create_bucket(Bucket=bucket.name)
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        if not stopped:
+            server.stop()
+            stopped = True
+
+    try:
+        yield stop, bucket
+    finally:
+        stop()
+
+
+def test_source_read_from_an_endpoint_that_went_away(doomed_server) -> None:
+    stop, bucket = doomed_server
+    bucket.put("landing/orders.csv", "id\n1\n")
+    files = SourceFiles(root=f"{bucket.url}/landing", s3=bucket.server.config())
+    source = SourceSpec.model_validate({"format": "csv", "path": "orders.csv"})
+    assert files.read(source, name="orders")["id"].tolist() == ["1"]
+    stop()
+    with pytest.raises(Failure) as caught:
+        files.read(source, name="orders")
+    message = str(caught.value.description)
+    assert "reading source 'orders'" in message
+    assert f"{bucket.url}/landing/orders.csv" in message  # the object
+    assert bucket.server.endpoint_url in message  # the endpoint
+    assert "ConnectionRefusedError" in message  # the cause
+    assert not caught.value.allow_retries  # a step RetryPolicy will not rerun it
+    assert caught.value.metadata["endpoint"].value == bucket.server.endpoint_url
+
+
+def test_io_manager_on_an_endpoint_that_went_away_fails_once(doomed_server) -> None:
+    stop, bucket = doomed_server
+
+    @asset(key=["t", "orders"], io_manager_key="io")
+    def orders() -> pd.DataFrame:
+        return pd.DataFrame({"v": [1]})
+
+    job = define_asset_job("j", op_retry_policy=RetryPolicy(max_retries=3, delay=0.01))
+    io = io_manager_for("parquet", f"{bucket.url}/wh", s3=bucket.server.config())
+    defs = Definitions(assets=[orders], jobs=[job], resources={"io": io})
+    with DagsterInstance.ephemeral() as instance:
+        assert defs.resolve_job_def("j").execute_in_process(instance=instance).success
+        stop()
+        result = defs.resolve_job_def("j").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert not result.success
+    events = result.all_events
+    assert not any(e.event_type == DagsterEventType.STEP_RESTARTED for e in events)
+    failure = next(e for e in events if e.event_type == DagsterEventType.STEP_FAILURE)
+    message = failure.step_failure_data.error.message
+    assert "Exceeded max_retries" not in message
+    assert f"writing t/orders: {bucket.url}/wh/t/orders.parquet" in message
+    assert f"cannot connect to {bucket.server.endpoint_url}" in message
+    assert "ConnectionRefusedError" in message and "terminal: not retried" in message
