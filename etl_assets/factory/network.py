@@ -39,6 +39,7 @@ from etl_assets.factory.attempt_counters import add_attempt_counts
 from etl_assets.factory.keys import raw_key
 from etl_assets.factory.partitions import partitioning
 from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.remote_errors import is_transient_storage_error
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.sources.http import TerminalHttpError, read_http_source
@@ -60,6 +61,8 @@ def classified_errors(what: str) -> Iterator[None]:
     try:
         yield
     except TERMINAL_ERRORS as error:
+        if is_transient_storage_error(error):
+            raise  # a source file that S3 failed to deliver (timeout, 503): worth a retry
         metadata: dict[str, Any] = {"error_kind": "terminal", "error_type": type(error).__name__}
         status = getattr(error, "status", None)
         if status is not None:

@@ -59,7 +59,6 @@ from etl_assets.lib.io.metadata import table_schema
 from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.paths import check_asset_key_parts, check_partition_key, local_name
-from etl_assets.lib.io.remote import classified_storage_errors
 from etl_assets.lib.io.storage import (
     read_frame,
     read_schema,
@@ -67,6 +66,7 @@ from etl_assets.lib.io.storage import (
     sweep_stale_temps,
     write_table,
 )
+from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, storage_path
 
 StorageFormat = Literal["parquet", "csv", "jsonl", "postgres"]

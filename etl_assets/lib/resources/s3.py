@@ -17,7 +17,7 @@ Retries: botocore's "standard" mode for every client, with ``max_attempts`` retr
 name; unset here: one retry) instead of its legacy four retries with backoff up to 20 s, times
 every call a listing makes. Throttling (503 SlowDown) is still retried
 by botocore and again by s3fs's own wrapper; an endpoint that refuses connections now fails in a
-couple of seconds instead of tens, and ``lib/io/remote.py`` then stops the step with a message
+couple of seconds instead of tens, and ``lib/remote_errors.py`` then stops the step with a message
 naming the endpoint, the object and the cause.
 
 Listings are not cached (``use_listings_cache=False``): objects land from other systems, and a

@@ -15,8 +15,8 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from etl_assets.lib.io.remote import classified_storage_errors
 from etl_assets.lib.paths import expand_source_paths, is_local, resolve_under, split_url
+from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_path
 from etl_assets.lib.sources import read_source
 from etl_assets.lib.sources.errors import SourceError
@@ -38,7 +38,7 @@ class SourceFiles(ConfigurableResource):
     def read(self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None) -> pd.DataFrame:
         """The source's rows; on an object store, failures name the endpoint, the object and
         the cause, and those no retry can fix (access denied, a refused connection) are
-        ``Failure(allow_retries=False)`` (see ``lib/io/remote.py``)."""
+        ``Failure(allow_retries=False)`` (see ``lib/remote_errors.py``)."""
         location = self._shown_location(spec)
         if is_local(location):
             return self._read(spec, name, partition_keys)

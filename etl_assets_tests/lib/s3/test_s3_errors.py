@@ -90,3 +90,38 @@ def test_io_manager_on_an_endpoint_that_went_away_fails_once(doomed_server) -> N
     assert f"writing t/orders: {bucket.url}/wh/t/orders.parquet" in message
     assert f"cannot connect to {bucket.server.endpoint_url}" in message
     assert "ConnectionRefusedError" in message and "terminal: not retried" in message
+
+
+SPEC = """
+pipeline: objs
+sources:
+  orders: {format: csv, path: landing/orders.csv}
+"""
+
+
+def test_missing_source_object_is_not_retried_by_the_step(s3_bucket: S3Bucket, tmp_path) -> None:
+    from etl_assets.factory import build_definitions
+    from etl_assets.lib.spec import parse_spec
+
+    defs = build_definitions(
+        [parse_spec(SPEC)],
+        f"{s3_bucket.url}/data",
+        tmp_path / "warehouse",
+        s3=s3_bucket.server.config(),
+        network_retry=RetryPolicy(max_retries=2, delay=0.01),
+    )
+    job = defs.resolve_job_def("objs_job")
+    assert job.op_retry_policy is not None  # S3 data root: steps are retried ...
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    events = result.all_events
+    # ... but not for an object that is not there
+    assert not any(e.event_type == DagsterEventType.STEP_RESTARTED for e in events)
+    failure = next(e for e in events if e.event_type == DagsterEventType.STEP_FAILURE)
+    message = failure.step_failure_data.error.message
+    assert "source 'orders'" in message and "does not exist" in message
+    assert "terminal: not retried" in message
+    s3_bucket.put("data/landing/orders.csv", "id\n1\n")
+    with DagsterInstance.ephemeral() as instance:
+        assert job.execute_in_process(instance=instance).success

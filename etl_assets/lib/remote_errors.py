@@ -15,8 +15,9 @@ rerun it; the first kind as a retryable ``Failure``. Both name what was being do
 the object and the innermost cause, so the step's failure says what broke rather than how many
 times it was tried.
 
-This module depends on nothing else in ``etl_assets.lib.io``: the IO managers and the source
-readers import it, never the other way round.
+This module depends on nothing else in ``etl_assets``: the IO managers (``lib/io``), the source
+files resource (``lib/resources``) and the factory import it, never the other way round. (It
+lived in ``lib/io/remote.py`` and imported the IO managers, which imported it back.)
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ def is_unreachable(error: BaseException) -> bool:
 def from_service(error: BaseException) -> bool:
     """Whether ``error`` came from the storage service, not from local disk or our own code."""
     return any(isinstance(e, _SERVICE_ERRORS) for e in _chain(error))
+
+
+def is_transient_storage_error(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a storage service failure a retry may fix: a
+    timeout, a dropped connection, a 5xx. Not a refused connection, denied access or a missing
+    object, and not an error of our own or of local disk."""
+    chain = list(_chain(error))
+    if not any(isinstance(e, _SERVICE_ERRORS) for e in chain):
+        return False
+    return not any(isinstance(e, (ConnectionRefusedError, *TERMINAL_STORAGE_ERRORS)) for e in chain)
 
 
 def describe_storage_error(what: str, location: UPath, error: BaseException) -> str:
@@ -137,6 +148,7 @@ __all__ = [
     "classified_storage_errors",
     "describe_storage_error",
     "from_service",
+    "is_transient_storage_error",
     "is_unreachable",
     "root_cause",
     "storage_endpoint",
