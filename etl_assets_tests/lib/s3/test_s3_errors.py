@@ -125,3 +125,25 @@ def test_missing_source_object_is_not_retried_by_the_step(s3_bucket: S3Bucket, t
     s3_bucket.put("data/landing/orders.csv", "id\n1\n")
     with DagsterInstance.ephemeral() as instance:
         assert job.execute_in_process(instance=instance).success
+
+
+def test_which_storage_failures_a_step_retry_may_fix() -> None:
+    """A source read that S3 failed to deliver is retried; refused, denied or missing is not."""
+    from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+    from etl_assets.lib.remote_errors import is_transient_storage_error
+    from etl_assets.lib.sources.errors import SourceNotFoundError, SourceReadError
+
+    def read_error(cause: BaseException) -> SourceReadError:
+        try:
+            raise SourceReadError("s3://b/in/a.csv", "cannot read") from cause
+        except SourceReadError as error:
+            return error
+
+    timeout = ReadTimeoutError(endpoint_url="http://127.0.0.1:9/b/in/a.csv")
+    assert is_transient_storage_error(read_error(timeout))
+    refused = EndpointConnectionError(endpoint_url="http://127.0.0.1:9/b/in/a.csv")
+    refused.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert not is_transient_storage_error(read_error(refused))
+    assert not is_transient_storage_error(SourceNotFoundError("source 'a': does not exist"))
+    assert not is_transient_storage_error(read_error(OSError("local disk failed")))
