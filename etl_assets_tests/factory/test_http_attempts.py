@@ -1,5 +1,5 @@
-"""Step retries of an HTTP source: a refusal no retry can fix is not retried (counted on the
-server), and the request counters in metadata add up over every attempt of the step."""
+"""Step retries of HTTP sources and exports: a refusal no retry can fix is not retried (counted
+on the server), and the request counters in metadata add up over every attempt of the step."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib.spec import parse_spec
+from etl_assets_tests.conftest import write_customers, write_orders
+from etl_assets_tests.factory.test_http_export import EXPORTS, orders
+from etl_assets_tests.factory.test_http_export import run as run_export
 from etl_assets_tests.factory.test_http_pipeline import (
     FAST_RETRY,
     SPEC,
@@ -18,6 +21,7 @@ from etl_assets_tests.factory.test_http_pipeline import (
     users_api,
 )
 from etl_assets_tests.servers.http import FaultServer, Recorded, Reply
+from etl_assets_tests.servers.ingest import Ingest
 
 
 @pytest.fixture
@@ -78,3 +82,37 @@ def test_a_new_run_counts_from_zero(defs, http_server: FaultServer) -> None:
             assert run(defs, instance).success
             event = instance.get_latest_materialization_event(AssetKey(["api", "raw", "users"]))
             assert event.asset_materialization.metadata["http_requests"].value == 2  # type: ignore[union-attr]
+
+
+def test_export_counters_add_up_over_step_attempts(
+    http_server: FaultServer, tmp_path: Path, shop_spec_text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.setenv("ETL_TEST_EXPORT_TOKEN", "export-token")
+    write_customers(tmp_path)
+    write_orders(tmp_path, "2024-01-01", orders(3, "2024-01-01", 0))
+    write_orders(tmp_path, "2024-01-02", orders(2, "2024-01-02", 10))
+    spec = parse_spec(shop_spec_text + EXPORTS.replace("URL", http_server.base_url))
+    export_defs = build_definitions(
+        [spec], tmp_path, tmp_path / "warehouse", network_retry=FAST_RETRY
+    )
+    ingest = Ingest(duplicate_status=409, id_field="order_id")
+    outage = [Reply(503)] * 3  # the first batch's 3 client attempts fail: the step is retried
+
+    def flaky(request: Recorded) -> Reply:
+        return outage.pop(0) if outage else ingest(request)
+
+    http_server.route("POST", "/import", flaky)
+    with DagsterInstance.ephemeral() as instance:
+        result = run_export(export_defs, instance)
+        assert result.success
+        event = instance.get_latest_materialization_event(
+            AssetKey(["shop", "export", "orders_out"])
+        )
+    metadata = event.asset_materialization.metadata  # type: ignore[union-attr]
+    assert restarts(result) == 1
+    sent = len(http_server.hits("/import"))
+    assert sent == 8  # attempt 1: 3 failed + 2 batches; attempt 2: 3 batches (2 duplicates)
+    assert metadata["http_requests"].value == sent
+    assert metadata["step_attempts"].value == 2
+    assert ingest.rows() == [0, 1, 2, 10, 11]
