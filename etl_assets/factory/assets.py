@@ -49,6 +49,7 @@ from etl_assets.factory.mapping import (
     mapping_ins,
     mapping_resource_keys,
 )
+from etl_assets.factory.network import classified_errors
 from etl_assets.factory.partitions import partitioning
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
@@ -92,8 +93,9 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
     def raw_asset(context: AssetExecutionContext, source_files: SourceFiles) -> Output[pd.DataFrame]:
         started = time.perf_counter()
         keys = list(context.partition_keys) if source.partitioned else None
-        record_source_versions(context, source, source_files, keys)  # what the landing sensor skips
-        frame = source_files.read(source, name=name, partition_keys=keys)
+        with classified_errors(f"source {name!r}"):  # a missing file is not retried
+            record_source_versions(context, source, source_files, keys)  # what the landing sensor skips
+            frame = source_files.read(source, name=name, partition_keys=keys)
         files = int(frame["_source_file"].nunique()) if "_source_file" in frame else 0
         metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame))}
         if "_parse_error" in frame:

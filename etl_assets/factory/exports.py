@@ -28,6 +28,7 @@ from dagster import (
     asset,
 )
 
+from etl_assets.factory.attempt_counters import add_attempt_counts
 from etl_assets.factory.keys import agg_key, clean_key, export_key
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, classified_errors
 from etl_assets.factory.partitions import partitioning
@@ -100,7 +101,9 @@ def build_export_asset(
             report.batches.extend(part_report.batches)
         metadata: dict[str, Any] = {
             **report.as_metadata(),
-            **client.stats.as_metadata(),
+            # summed over the step's attempts (a retried export resends every batch)
+            **add_attempt_counts(context, "http", client.stats.as_metadata()),
+            "step_attempts": context.retry_number + 1,
             "duration_s": MetadataValue.float(round(time.perf_counter() - started, 4)),
         }
         if report.failed:

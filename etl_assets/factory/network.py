@@ -8,8 +8,12 @@ Two layers of retry, each for what it is good at:
 - around a step, Dagster's ``RetryPolicy`` (exponential backoff with jitter) reruns it when the
   client gave up on a transient failure (service down longer than the client's budget, an open
   circuit, a dropped S3 connection). Terminal failures (401/403, other 4xx, malformed replies,
-  missing settings) are raised as ``Failure(allow_retries=False)``: retrying cannot fix them and
-  would only delay the alert.
+  a ``Retry-After`` longer than the client waits, missing settings) are raised as
+  ``Failure(allow_retries=False)``: retrying cannot fix them and would only delay the alert
+  (or, for ``Retry-After``, be refused again and count against the rate limit).
+
+The ``http_requests`` / ``http_retries`` / ``http_wait_s`` metadata add up over every attempt of
+the step (see ``attempt_counters.py``); ``step_attempts`` says how many there were.
 """
 
 import time
@@ -31,9 +35,11 @@ from dagster import (
     asset,
 )
 
+from etl_assets.factory.attempt_counters import add_attempt_counts
 from etl_assets.factory.keys import raw_key
 from etl_assets.factory.partitions import partitioning
 from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.remote_errors import is_transient_storage_error
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.sources.http import TerminalHttpError, read_http_source
@@ -55,10 +61,15 @@ def classified_errors(what: str) -> Iterator[None]:
     try:
         yield
     except TERMINAL_ERRORS as error:
+        if is_transient_storage_error(error):
+            raise  # a source file that S3 failed to deliver (timeout, 503): worth a retry
         metadata: dict[str, Any] = {"error_kind": "terminal", "error_type": type(error).__name__}
         status = getattr(error, "status", None)
         if status is not None:
             metadata["http_status"] = status
+        retry_after = getattr(error, "retry_after_s", None)
+        if retry_after is not None:
+            metadata["retry_after_s"] = retry_after
         raise Failure(
             description=f"{what}: {error} (terminal: not retried)",
             metadata=metadata,
@@ -93,13 +104,17 @@ def build_http_raw_asset(
         client = http_client.get_client().configured(fresh_stats=True)
         client.log = context.log
         keys = list(context.partition_keys) if source.partitioned else None
-        with classified_errors(f"source {name!r}"):
-            frame = read_http_source(source, client, name=name, partition_keys=keys)
+        try:
+            with classified_errors(f"source {name!r}"):
+                frame = read_http_source(source, client, name=name, partition_keys=keys)
+        finally:  # failed attempts count too: the totals cover every attempt of the step
+            totals = add_attempt_counts(context, "http", client.stats.as_metadata())
         elapsed = max(time.perf_counter() - started, 1e-9)
         return Output(
             frame,
             metadata={
-                **client.stats.as_metadata(),
+                **totals,
+                "step_attempts": context.retry_number + 1,
                 "pages_read": int(frame["_source_file"].nunique()) if len(frame) else 0,
                 "duration_s": MetadataValue.float(round(elapsed, 4)),
                 "rows_per_s": MetadataValue.float(round(len(frame) / elapsed, 1)),

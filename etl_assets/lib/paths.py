@@ -5,8 +5,16 @@ A pipeline spec names files relative to a data root (a local folder in developme
 root's fsspec filesystem, so the same code lists a local folder and an S3 prefix.
 
 The root is a trust boundary: a spec (or a partition key pasted into a path) must not read
-``/etc/passwd`` or ``../other-team/``. Escapes are refused lexically, before any filesystem call;
-symbolic links inside the root are followed as the filesystem does (the root's owner controls them).
+``/etc/passwd`` or ``../other-team/``. Escapes are refused in two steps, both before any file is
+opened:
+
+- lexically (:func:`check_source_path`, :func:`resolve_under`): absolute paths, ``~``, another
+  URL scheme, and ``..`` that climbs out of the root. ``etl-assets validate`` runs the very same
+  check on every source path, so validation and a run can never disagree;
+- physically, on local roots (:func:`expand_source_paths`): every file a path, glob or folder
+  expands to must resolve (symbolic links followed) to a place inside the root's own resolved
+  location. A link in a landing folder pointing at ``/etc/passwd`` is refused by its name;
+  its target is never opened, so no byte of it can reach a table or a message.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from upath import UPath
 __all__ = [
     "PathOutsideRootError",
     "SourceFileNotFoundError",
+    "check_source_path",
     "expand_source_paths",
     "is_local",
     "relative_to_root",
@@ -55,11 +64,16 @@ def resolve_root(root: str | os.PathLike[str] | UPath) -> UPath:
     return path
 
 
-def _normalized_parts(relative: str, root: UPath) -> list[str]:
-    """``relative`` split into components with ``.`` and ``..`` applied, refusing escapes."""
+def _normalized_parts(relative: str, where: str, shown: str | None = None) -> list[str]:
+    """``relative`` split into components with ``.`` and ``..`` applied, refusing escapes.
+
+    ``where`` names the root in messages (``the data root '/data'``); ``shown`` is the path as
+    the user wrote it, when ``relative`` is a rewritten form of it (a template's sample key).
+    """
+    shown = relative if shown is None else shown
     if relative.startswith(("/", "\\", "~")) or _DRIVE_OR_URL.match(relative):
         raise PathOutsideRootError(
-            f"path {relative!r} is absolute; source paths must be relative to the data root {str(root)!r}"
+            f"path {shown!r} is absolute; source paths must be relative to {where}"
         )
     parts: list[str] = []
     for part in relative.split("/"):
@@ -67,13 +81,31 @@ def _normalized_parts(relative: str, root: UPath) -> list[str]:
             continue
         if part == "..":
             if not parts:
-                raise PathOutsideRootError(
-                    f"path {relative!r} climbs out of the data root {str(root)!r} with '..'"
-                )
+                raise PathOutsideRootError(f"path {shown!r} climbs out of {where} with '..'")
             parts.pop()
             continue
         parts.append(part)
     return parts
+
+
+#: Stands in for a partition key when a ``{partition}`` template is checked without a key.
+_SAMPLE_KEY = "partition-key"
+
+
+def check_source_path(path: str, root_label: str = "the data root") -> None:
+    """Refuse a spec's source path (or ``{partition}`` template) that a run would refuse.
+
+    The same lexical rules as :func:`resolve_under`: a relative path must stay under the root,
+    a URL path (``s3://bucket/...``) under its bucket. ``{partition}`` is checked with a sample
+    key in its place (keys themselves never hold ``/`` or ``..``, see ``read_source``).
+    Raises :class:`PathOutsideRootError`.
+    """
+    template = path.replace("{partition}", _SAMPLE_KEY)
+    url = split_url(template)
+    if url is not None:
+        _normalized_parts(url[1], f"its bucket {url[0]!r}", shown=path)
+        return
+    _normalized_parts(template, root_label, shown=path)
 
 
 def resolve_under(root: str | os.PathLike[str] | UPath, relative: str) -> UPath:
@@ -83,7 +115,7 @@ def resolve_under(root: str | os.PathLike[str] | UPath, relative: str) -> UPath:
     kept as they are (see :func:`expand_source_paths`).
     """
     base = resolve_root(root)
-    parts = _normalized_parts(os.fspath(relative), base)
+    parts = _normalized_parts(os.fspath(relative), f"the data root {str(base)!r}")
     return base.joinpath(*parts) if parts else base
 
 
@@ -99,8 +131,18 @@ def relative_to_root(root: str | os.PathLike[str] | UPath, path: UPath) -> str:
 
 
 def _files_only(listing: dict[str, dict[str, object]] | Iterable[dict[str, object]]) -> list[str]:
+    """Names of the files in an fsspec listing, symbolic links to files included.
+
+    fsspec's local listing types a link as ``other``; a link to a file is kept so that
+    :func:`_refuse_links_out_of_root` can refuse it by name when it leads out of the root
+    (skipping it silently would hide the problem, and a link inside the root is legitimate).
+    """
     entries = listing.values() if isinstance(listing, dict) else listing
-    return [str(info["name"]) for info in entries if info.get("type") == "file"]
+    return [
+        str(info["name"])
+        for info in entries
+        if info.get("type") == "file" or (info.get("islink") and os.path.isfile(str(info["name"])))
+    ]
 
 
 def _is_hidden(name: str) -> bool:
@@ -118,6 +160,26 @@ def _rebuild(base: UPath, base_path: str, found: str) -> UPath:
     return base.joinpath(*found[len(prefix) :].split("/"))
 
 
+def _refuse_links_out_of_root(base: UPath, pattern: str, paths: list[UPath]) -> list[UPath]:
+    """``paths`` unchanged when each resolves (links followed) inside the local root.
+
+    Object stores have no links; their keys were already checked lexically. The error names
+    the file as found under the root and the pattern, never the link's target nor its content.
+    """
+    if not is_local(base):
+        return paths
+    real_root = os.path.realpath(base.path)
+    for path in paths:
+        real = os.path.realpath(path.path)
+        if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            raise PathOutsideRootError(
+                f"source file {path.path!r} (matched by path {pattern!r}) is a symbolic link, or lies "
+                f"in a linked folder, that leads outside the data root {str(base)!r}; refused "
+                "without reading it"
+            )
+    return paths
+
+
 def expand_source_paths(root: str | os.PathLike[str] | UPath, pattern: str) -> list[UPath]:
     """Files a source path names, sorted by path.
 
@@ -126,8 +188,9 @@ def expand_source_paths(root: str | os.PathLike[str] | UPath, pattern: str) -> l
     folders and globs, unless the pattern's last component itself starts with ``.``: editors and
     sync tools drop such files next to real data.
 
-    Raises :class:`PathOutsideRootError` for a path outside the root and
-    :class:`SourceFileNotFoundError` when nothing matches.
+    Raises :class:`PathOutsideRootError` for a path outside the root (also one that gets there
+    through a symbolic link, see the module docstring) and :class:`SourceFileNotFoundError`
+    when nothing matches.
     """
     base = resolve_root(root)
     target = resolve_under(base, pattern)
@@ -142,10 +205,11 @@ def expand_source_paths(root: str | os.PathLike[str] | UPath, pattern: str) -> l
             raise SourceFileNotFoundError(
                 f"no file matches {pattern!r} (looked for {str(target)!r} under the data root {str(base)!r})"
             )
-        return sorted((_rebuild(base, base.path, name) for name in names), key=lambda p: p.path)
+        found = sorted((_rebuild(base, base.path, name) for name in names), key=lambda p: p.path)
+        return _refuse_links_out_of_root(base, pattern, found)
 
     if fs.isfile(target_path):
-        return [target]
+        return _refuse_links_out_of_root(base, pattern, [target])
     if fs.isdir(target_path):
         names = _files_only(fs.ls(target_path, detail=True))
         names = [name for name in names if not _is_hidden(name)]
@@ -153,7 +217,8 @@ def expand_source_paths(root: str | os.PathLike[str] | UPath, pattern: str) -> l
             raise SourceFileNotFoundError(
                 f"folder {str(target)!r} (source path {pattern!r} under the data root {str(base)!r}) has no files"
             )
-        return sorted((_rebuild(base, base.path, name) for name in names), key=lambda p: p.path)
+        found = sorted((_rebuild(base, base.path, name) for name in names), key=lambda p: p.path)
+        return _refuse_links_out_of_root(base, pattern, found)
     raise SourceFileNotFoundError(
         f"source file {str(target)!r} does not exist (path {pattern!r} under the data root {str(base)!r})"
     )

@@ -183,7 +183,7 @@ def test_cli_history_of_an_unknown_asset_and_home(instance: DagsterInstance, tmp
         ({"isolation_forest": {"columns": ["qty"], "contamination": 0.9}}, "clean.items.anomalies.isolation_forest.contamination", "(0, 0.5]"),
         ({"zscore": [{"columns": ["qty"]}, {"columns": ["note"]}]}, "clean.items.anomalies.zscore.1.columns.0", "'note' is string"),
         ({"max_rate": 0.1}, "clean.items.anomalies", "at least one method"),
-        ({"zscore": {"columns": ["qty"]}, "blocking": True}, "clean.items.anomalies", "needs severity: error"),
+        ({"zscore": {"columns": ["qty"]}, "blocking": True}, "clean.items.anomalies.blocking", "needs severity: error"),
         ({"zscore": {"columns": ["qty"], "treshold": 3}}, "clean.items.anomalies.zscore.0.treshold", "did you mean 'threshold'"),
     ],
 )

@@ -31,6 +31,17 @@ def test_etl_assets_validate_ok_and_error(tmp_path: Path) -> None:
     assert f"{bad}:3: sources.a.format: expected one of" in failed.stderr
 
 
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd"])
+def test_validate_refuses_paths_a_run_refuses(tmp_path: Path, path: str) -> None:
+    spec = tmp_path / "escape.yaml"
+    spec.write_text(f"pipeline: x\nsources:\n  users:\n    format: csv\n    path: {path}\n")
+    failed = run([str(BIN / "etl-assets"), "validate", str(spec)])
+    assert failed.returncode == 1, failed.stdout
+    assert f"{spec}:5: sources.users.path: path {path!r}" in failed.stderr
+    assert "a run would refuse it" in failed.stderr
+    assert "root:" not in failed.stderr  # nothing of the file itself
+
+
 def test_dagster_definitions_validate(tmp_path: Path) -> None:
     result = run([str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"], env={"ETL_ASSETS_DATA_ROOT": str(tmp_path), "DAGSTER_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr

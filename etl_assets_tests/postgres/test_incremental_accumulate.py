@@ -95,7 +95,7 @@ def test_lost_stored_table_is_read_again_from_the_start(pg, tmp_path, storage):
 
 def test_cursor_without_primary_key_is_refused_naming_the_field(tmp_path):
     text = FILE_SPEC.replace(", primary_key: [id]", "")
-    with pytest.raises(SpecError, match=r"app\.yaml:7: sources\.events\.postgres: cursor_column 'id' needs 'primary_key'"):
+    with pytest.raises(SpecError, match=r"app\.yaml:7: sources\.events\.postgres\.cursor_column: cursor_column 'id' needs 'primary_key'"):
         parse_spec(text, tmp_path / "app.yaml")
 
 

@@ -66,6 +66,7 @@ from etl_assets.lib.io.storage import (
     sweep_stale_temps,
     write_table,
 )
+from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, storage_path
 
 StorageFormat = Literal["parquet", "csv", "jsonl", "postgres"]
@@ -190,6 +191,33 @@ class FrameIOManager(UPathIOManager):
         return table_to_frame(conform(schema.empty_table(), schema))
 
 
+class RemoteFrameIOManager(FrameIOManager):
+    """:class:`FrameIOManager` for object stores: failures name the endpoint, the object and
+    the cause, and terminal ones are not retried (see ``remote.py``)."""
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
+        with classified_storage_errors(f"writing {_name(context)}", self._where(context)):
+            super().handle_output(context, obj)
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        # A missing partition stays a FileNotFoundError, as for local folders (same contract).
+        with classified_storage_errors(
+            f"reading {_name(context)}",
+            self._where(context),
+            terminal=(PermissionError,),
+            passthrough=(FileNotFoundError,),
+        ):
+            return super().load_input(context)
+
+    def _where(self, context: InputContext | OutputContext) -> UPath:
+        """The object (unpartitioned) or folder of objects (partitioned) of this asset."""
+        if not context.has_asset_key:
+            return self._base_path
+        if context.has_asset_partitions:
+            return self._get_path_without_extension(context)
+        return self._get_path(context)
+
+
 def _name(context: InputContext | OutputContext) -> str:
     return (
         context.asset_key.to_user_string()
@@ -242,8 +270,6 @@ class FileIOManagerBase(ConfigurableIOManagerFactory[FrameIOManager]):
     def create_io_manager(self, context: InitResourceContext | None) -> FrameIOManager:
         path = storage_path(self.base_path, self.s3, self.storage_options)
         if local_name(path) is None:  # object stores: same code, terminal errors not retried
-            from etl_assets.lib.io.remote import RemoteFrameIOManager
-
             return RemoteFrameIOManager(self.file_format(), path)
         return FrameIOManager(self.file_format(), path)
 

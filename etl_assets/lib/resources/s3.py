@@ -13,6 +13,13 @@ Credentials: leave them unset to use the AWS default chain (``AWS_ACCESS_KEY_ID`
 ``EnvVar("...")`` so the UI shows the variable's name, never the value. They end up only in the
 s3fs client, never in paths, metadata or log messages.
 
+Retries: botocore's "standard" mode for every client, with ``max_attempts`` retries (botocore's
+name; unset here: one retry) instead of its legacy four retries with backoff up to 20 s, times
+every call a listing makes. Throttling (503 SlowDown) is still retried
+by botocore and again by s3fs's own wrapper; an endpoint that refuses connections now fails in a
+couple of seconds instead of tens, and ``lib/remote_errors.py`` then stops the step with a message
+naming the endpoint, the object and the cause.
+
 Listings are not cached (``use_listings_cache=False``): objects land from other systems, and a
 sensor or a multi-partition load must see what is there now, not what was there at the first
 listing in this process.
@@ -28,6 +35,9 @@ from pydantic import Field
 from upath import UPath
 
 S3_PROTOCOLS = ("s3", "s3a")
+#: botocore retries per request (its ``max_attempts``: retries after the first attempt) unless
+#: ``S3Config.max_attempts`` says otherwise.
+DEFAULT_RETRIES = 1
 
 
 class S3Config(Config):
@@ -45,7 +55,11 @@ class S3Config(Config):
     use_unsigned_session: bool = False
     use_ssl: bool = True
     verify: bool | None = None
-    max_attempts: int | None = None
+    max_attempts: int | None = Field(
+        default=None,
+        description="botocore retries per request after the first attempt (botocore's max_attempts),"
+        f" standard retry mode; unset: {DEFAULT_RETRIES}",
+    )
     profile_name: str | None = None
 
     @classmethod
@@ -63,6 +77,8 @@ def s3_storage_options(s3: S3Config | S3Resource | None = None, **extra: Any) ->
     """s3fs options for an ``S3Config`` or ``S3Resource`` (None: AWS defaults); ``extra`` wins."""
     options: dict[str, Any] = {"use_listings_cache": False}
     client_kwargs: dict[str, Any] = {}
+    retries = (s3.max_attempts if s3 is not None else None) or DEFAULT_RETRIES
+    options["config_kwargs"] = {"retries": {"max_attempts": retries, "mode": "standard"}}
     if s3 is not None:
         if s3.endpoint_url:
             options["endpoint_url"] = s3.endpoint_url
@@ -80,10 +96,6 @@ def s3_storage_options(s3: S3Config | S3Resource | None = None, **extra: Any) ->
             options["use_ssl"] = False
         if s3.verify is not None:
             client_kwargs["verify"] = s3.verify
-        if s3.max_attempts:
-            options["config_kwargs"] = {
-                "retries": {"max_attempts": s3.max_attempts, "mode": "standard"}
-            }
         if s3.profile_name:
             options["profile"] = s3.profile_name
     if client_kwargs:

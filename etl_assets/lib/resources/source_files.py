@@ -15,9 +15,11 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from etl_assets.lib.paths import expand_source_paths, resolve_under, split_url
+from etl_assets.lib.paths import expand_source_paths, is_local, resolve_under, split_url
+from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_path
 from etl_assets.lib.sources import read_source
+from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.spec import SourceSpec
 
 
@@ -34,6 +36,21 @@ class SourceFiles(ConfigurableResource):
         return storage_path(self.root, self.s3)
 
     def read(self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None) -> pd.DataFrame:
+        """The source's rows; on an object store, failures name the endpoint, the object and
+        the cause, and those no retry can fix (access denied, a refused connection) are
+        ``Failure(allow_retries=False)`` (see ``lib/remote_errors.py``)."""
+        location = self._shown_location(spec)
+        if is_local(location):
+            return self._read(spec, name, partition_keys)
+        with classified_storage_errors(
+            f"reading source {name!r}",
+            location,
+            terminal=(PermissionError, FileNotFoundError),
+            passthrough=(SourceError,),
+        ):
+            return self._read(spec, name, partition_keys)
+
+    def _read(self, spec: SourceSpec, name: str, partition_keys: Sequence[str] | None) -> pd.DataFrame:
         return read_source(
             spec,
             self.root_path(),
@@ -41,6 +58,13 @@ class SourceFiles(ConfigurableResource):
             partition_keys=partition_keys,
             url_options=s3_storage_options(self.s3),
         )
+
+    def _shown_location(self, spec: SourceSpec) -> UPath:
+        """Where the source's files are, for messages (its path, template or glob as written)."""
+        if spec.path is None:
+            return self.root_path()
+        root, relative, _ = self.locate(spec.path)
+        return UPath(str(root).rstrip("/") + "/" + relative, **root.storage_options) if relative else root
 
     def resolve(self, relative: str) -> UPath:
         return resolve_under(self.root_path(), relative)

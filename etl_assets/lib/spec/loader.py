@@ -145,6 +145,30 @@ def _describe(error: dict[str, Any]) -> tuple[Loc, str]:
     return loc, message
 
 
+#: pydantic error kinds raised by validators, which may be about one key of a whole mapping.
+_MODEL_LEVEL = frozenset({"value_error", "assertion_error"})
+_QUOTED = re.compile(r"""['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _offending_key(loc: Loc, message: str, lines: _LineMap) -> Loc:
+    """The key a model-level error is about, when its message names one of the mapping's keys.
+
+    A model validator (``a partitioned source needs ...``, ``min of an int column ...``) gets
+    the mapping's own location from pydantic, whose line is the parent key's: one line above
+    the key the user must change. The first key of that mapping the message names (quoted
+    names first, then plain words) is taken instead; otherwise ``loc`` stays as it is.
+    """
+    if loc not in lines.lines:
+        return loc
+    children = {
+        other[-1] for other in lines.lines if len(other) == len(loc) + 1 and other[:-1] == loc
+    }
+    named = [m[1] for m in _QUOTED.finditer(message)] + _WORD.findall(message)
+    key = next((name for name in named if name in children), None)
+    return loc if key is None else (*loc, key)
+
+
 def _to_issues(file: Path | None, lines: _LineMap, problems: Iterable[tuple[Loc, str]]) -> list[SpecIssue]:
     return [
         SpecIssue(file=file, line=lines.line_for(loc), field=".".join(str(p) for p in loc), message=msg)
@@ -173,7 +197,12 @@ def parse_spec(text: str, file: Path | None = None) -> PipelineSpec:
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_to_issues(file, lines, (_describe(e) for e in exc.errors()))) from None
+        described = (_describe(e) for e in exc.errors())
+        pointed = [
+            (_offending_key(loc, msg, lines) if kind in _MODEL_LEVEL else loc, msg)
+            for kind, (loc, msg) in zip((e["type"] for e in exc.errors()), described, strict=True)
+        ]
+        raise SpecError(_to_issues(file, lines, pointed)) from None
     problems = list(check_references(spec))
     if problems:
         raise SpecError(_to_issues(file, lines, problems))

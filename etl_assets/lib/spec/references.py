@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from etl_assets.lib.paths import PathOutsideRootError, check_source_path
 from etl_assets.lib.spec.models import PipelineSpec
 
 Loc = tuple[str | int, ...]
@@ -28,6 +29,11 @@ def check_references(spec: PipelineSpec) -> Iterator[tuple[Loc, str]]:
     """Yield ``(field path, message)`` for every dangling or inconsistent reference."""
     sources = list(spec.sources)
     for name, source in spec.sources.items():
+        if source.path is not None:
+            try:
+                check_source_path(source.path)
+            except PathOutsideRootError as error:
+                yield ("sources", name, "path"), f"{error}; a run would refuse it"
         if source.partitioned and spec.partitions is None:
             yield ("sources", name, "partitioned"), "the source is partitioned but the pipeline has no 'partitions' block"
 

@@ -13,6 +13,7 @@ from etl_assets.lib.sources.http import (
     ClientSettings,
     HttpClient,
     MalformedResponseError,
+    RetryAfterTooLongError,
     RetrySettings,
     TerminalHttpError,
     TokenBucket,
@@ -156,9 +157,11 @@ def test_connection_failure_reason_carries_no_exception_text(
 def test_retry_after_longer_than_allowed_fails_fast(http_server: FaultServer) -> None:
     http_server.script("GET", "/later", Reply(503, headers={"Retry-After": "3600"}))
     sleeps = Sleeps()
-    with pytest.raises(TransientHttpError, match="Retry-After 3600s, longer than the 10s"):
+    with pytest.raises(RetryAfterTooLongError, match="Retry-After 3600s, longer than the 10s") as caught:
         client(sleeps).get_json(http_server.url("/later"))
     assert sleeps == [] and len(http_server.hits("/later")) == 1
+    assert isinstance(caught.value, TerminalHttpError)  # a step retry would be refused too
+    assert caught.value.retry_after_s == 3600 and caught.value.status == 503
 
 
 def test_retry_after_forms() -> None:

@@ -32,7 +32,10 @@ def test_options_from_an_s3_resource() -> None:
             "retries": {"max_attempts": 5, "mode": "standard"}
         },  # S3Resource's default
     }
-    assert s3_storage_options(None) == {"use_listings_cache": False}  # the AWS default chain
+    assert s3_storage_options(None) == {  # the AWS default chain, one botocore retry
+        "use_listings_cache": False,
+        "config_kwargs": {"retries": {"max_attempts": 1, "mode": "standard"}},
+    }
 
 
 def test_credentials_from_envvar_reach_s3_but_not_the_event_log(
@@ -85,8 +88,9 @@ def test_missing_bucket_is_terminal_and_not_retried(s3_bucket: S3Bucket) -> None
     assert not result.success
     assert not any(e.event_type == DagsterEventType.STEP_RESTARTED for e in result.all_events)
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
-    assert (
-        "writing t/nowhere under s3://bucket-that-does-not-exist/wh"
-        in failure.step_failure_data.error.message
-    )
+    message = failure.step_failure_data.error.message
+    # what was done, the object, the endpoint and the cause
+    assert "writing t/nowhere: s3://bucket-that-does-not-exist/wh/t/nowhere.parquet" in message
+    assert f"via {s3_bucket.server.endpoint_url}" in message
+    assert "NoSuchBucket" in message
     assert "terminal: not retried" in failure.step_failure_data.error.message

@@ -51,7 +51,7 @@ def test_valid_fuzzy_and_mapping_spec() -> None:
         ("    dedup:\n      fuzzy:\n        fields: {name: name}\n        threshold: 1.5\n", 14,
          "clean.people.dedup.fuzzy.threshold", "less than 1"),
         ("    dedup: {keep: first}\n", 11, "clean.people.dedup", "needs 'keys'"),
-        ("    also_from: [web]\n", 6, "clean.people", "also_from needs a 'mapping' block"),
+        ("    also_from: [web]\n", 11, "clean.people.also_from", "also_from needs a 'mapping' block"),
         ("    also_from: [shop]\n    mapping: {}\n", 11, "clean.people.also_from.0", "unknown source 'shop'"),
     ],
 )

@@ -8,9 +8,23 @@ cause chain, so a wrapped error is classified by what PostgreSQL actually said:
   resources (class 53), and plain network errors (``ConnectionError``, ``TimeoutError``);
 - terminal: everything else, notably authentication (class 28), bad SQL or a missing table
   (class 42), bad data (class 22) and constraint violations (class 23).
+
+A failed write surfaces as :class:`PostgresWriteError` (see :func:`named_write_failures`): the
+driver's own text (ADBC: ``IO: [libpq] Failed to execute COPY ...``) says neither which table
+nor which server, so the message names the table, ``user@host:port/dbname``, the SQLSTATE when
+there is one, the driver's first line and whether a retry can help; the original stays the
+``__cause__``, so :func:`is_retryable` classifies the wrapper like the original.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import adbc_driver_manager
+import psycopg
+
+from etl_assets.lib.resources.postgres import PostgresConnectionError
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "57014"})
 RETRYABLE_CLASSES = frozenset({"08", "53"})
@@ -80,3 +94,51 @@ def raise_classified(error: BaseException) -> None:
     if is_retryable(error):
         raise RetryablePostgresError(str(error)) from error
     raise error
+
+
+class PostgresWriteError(Exception):
+    """A write to PostgreSQL that failed, named by table and server (original: ``__cause__``)."""
+
+    def __init__(self, message: str, *, table: str, server: str, retryable: bool):
+        super().__init__(message)
+        self.table = table
+        self.server = server
+        self.retryable = retryable
+
+
+#: What the database drivers raise (connection, SQL, data errors), as opposed to our own checks.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    adbc_driver_manager.Error,
+    psycopg.Error,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
+
+
+@contextmanager
+def named_write_failures(action: str, table: str, server: str) -> Iterator[None]:
+    """Driver errors inside the block as :class:`PostgresWriteError` naming ``table`` and
+    ``server`` (``user@host:port/dbname``, no password), e.g. a connection dropped mid-COPY."""
+    try:
+        yield
+    except (PostgresWriteError, PostgresConnectionError):
+        raise  # they name the table or the server already
+    except DRIVER_ERRORS as error:
+        retryable = is_retryable(error)
+        state = sqlstate(error)
+        lost = retryable and (state is None or state[:2] == "08" or state.startswith("57P"))
+        what = "the connection was lost" if lost else "PostgreSQL refused it"
+        raise PostgresWriteError(
+            f"{action} {table} on {server} failed: {what}"
+            + (f" (SQLSTATE {state})" if state else "")
+            + f": {type(error).__name__}: {_first_line(error)}"
+            + ("; retryable: nothing was committed, run it again" if retryable else "; not retryable"),
+            table=table,
+            server=server,
+            retryable=retryable,
+        ) from error

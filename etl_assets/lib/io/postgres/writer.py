@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
 
+from etl_assets.lib.io.postgres.errors import named_write_failures
 from etl_assets.lib.io.postgres.identifiers import (
     TableName,
     check_identifier,
@@ -221,7 +222,10 @@ def write_partitions(
         + placeholders
         + ")"
     )
-    with pg.adbc_connection() as conn:
+    with (
+        named_write_failures("writing", str(target), pg.describe()),
+        pg.adbc_connection() as conn,
+    ):
         cursor = conn.cursor()
         if keys:
             cursor.execute(_partition_locks_statement(target, keys))
@@ -368,7 +372,10 @@ def replace_table(
     started = time.perf_counter()
     table = _prepare(frame_table, run_id)
     staging = _staging_name(target)
-    with pg.adbc_connection() as conn:
+    with (
+        named_write_failures("writing", str(target), pg.describe()),
+        pg.adbc_connection() as conn,
+    ):
         cursor = conn.cursor()
         cursor.execute(
             _text(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
@@ -464,7 +471,10 @@ def upsert_table(
         if updates
         else sql.SQL("DO NOTHING")
     )
-    with pg.adbc_connection() as conn:
+    with (
+        named_write_failures("writing", str(target), pg.describe()),
+        pg.adbc_connection() as conn,
+    ):
         cursor = conn.cursor()
         for alter in fit.alters:
             cursor.execute(alter)

@@ -17,6 +17,7 @@ from etl_assets.lib.sources.http.errors import (
     CircuitOpenError,
     HttpError,
     MalformedResponseError,
+    RetryAfterTooLongError,
     TerminalHttpError,
     TransientHttpError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "HttpError",
     "MalformedResponseError",
     "Page",
+    "RetryAfterTooLongError",
     "RetrySettings",
     "TerminalHttpError",
     "TokenBucket",

@@ -9,7 +9,9 @@ classification of the outcome:
   exponential backoff and jitter, or after ``Retry-After`` when the server says so, up to
   ``max_attempts`` in all; then :class:`TransientHttpError`. Each counts as a failure for the
   breaker;
-- any other 4xx (401/403 included): :class:`TerminalHttpError` at once, no retry.
+- any other 4xx (401/403 included): :class:`TerminalHttpError` at once, no retry;
+- a ``Retry-After`` longer than ``max_retry_after_s``: :class:`RetryAfterTooLongError` (terminal:
+  neither the client nor a step retry waits that long).
 
 The requests library's session does the connection pooling; ``sleep`` and ``rng`` are
 injectable so tests run fast and deterministic. Nothing here logs or raises request headers.
@@ -33,6 +35,7 @@ import requests
 
 from etl_assets.lib.sources.http.errors import (
     MalformedResponseError,
+    RetryAfterTooLongError,
     TerminalHttpError,
     TransientHttpError,
 )
@@ -215,8 +218,8 @@ class HttpClient:
                     timeout=self.settings.timeout_s,
                 )
             except TRANSIENT_EXCEPTIONS as error:
-                breaker.record_failure()
                 reason = _describe(error, self.settings.timeout_s)
+                breaker.record_failure(shown, reason)
             else:
                 status = response.status_code
                 if status < 400:
@@ -231,20 +234,23 @@ class HttpClient:
                         status=status,
                         attempts=attempt,
                     )
-                breaker.record_failure()
                 reason = f"HTTP {status}"
+                breaker.record_failure(shown, reason)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
+            if retry_after is not None and retry_after > retry.max_retry_after_s:
+                raise RetryAfterTooLongError(
+                    f"{shown}: {reason} with Retry-After {retry_after:.0f}s, longer than the "
+                    f"{retry.max_retry_after_s:.0f}s this client waits (max_retry_after_s); "
+                    f"not retried in this run: run again after {retry_after:.0f}s",
+                    url=shown,
+                    status=status,
+                    attempts=attempt,
+                    retry_after_s=retry_after,
+                )
             if attempt >= retry.max_attempts:
                 raise TransientHttpError(
                     f"{shown}: gave up after {attempt} attempt(s); last: {reason}",
-                    url=shown,
-                    attempts=attempt,
-                )
-            if retry_after is not None and retry_after > retry.max_retry_after_s:
-                raise TransientHttpError(
-                    f"{shown}: {reason} with Retry-After {retry_after:.0f}s, longer than the "
-                    f"{retry.max_retry_after_s:.0f}s this client waits; try again later",
                     url=shown,
                     attempts=attempt,
                 )

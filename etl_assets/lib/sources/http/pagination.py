@@ -96,9 +96,7 @@ def iter_pages(
             raise type(error)(
                 f"page {number} failed after {number - 1} page(s) and {received} record(s) "
                 f"were read; nothing is kept from a partial walk. {error}",
-                url=error.url,
-                status=error.status,
-                attempts=error.attempts,
+                **error.fields(),
             ) from error
         received += len(records)
         yield Page(number, shown, records)

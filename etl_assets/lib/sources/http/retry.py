@@ -7,7 +7,8 @@ longer than ``max_retry_after_s`` is not waited for, the request fails as transi
 
 Circuit breaker: after ``failure_threshold`` consecutive transient failures against a host the
 circuit opens, and for ``reset_after_s`` every request fails at once with
-:class:`CircuitOpenError` without touching the network. Then one trial request is let through
+:class:`CircuitOpenError` without touching the network. Its message names the request that
+failed last (the page or cursor included) and why, not only the request it refused. Then one trial request is let through
 (half-open): success closes the circuit, failure opens it again.
 """
 
@@ -72,6 +73,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_in_flight = False
+        self._last_failure: tuple[str, str] | None = None  # (request, reason) that failed last
         self._lock = threading.Lock()
 
     @property
@@ -96,10 +98,12 @@ class CircuitBreaker:
                 self._trial_in_flight = True
                 return
             remaining = self.reset_after_s - (self._clock() - (self._opened_at or 0.0))
+            failed, reason = self._last_failure or ("(unknown)", "(unknown)")
             raise CircuitOpenError(
-                f"circuit open for {target}: {self._failures} consecutive failures; "
-                f"not calling it again for {max(remaining, 0):.1f}s",
-                url=target,
+                f"circuit open after {self._failures} consecutive failures of this host, the "
+                f"last {failed}: {reason}; {target} not sent, no request to the host for "
+                f"{max(remaining, 0):.1f}s",
+                url=failed,
             )
 
     def record_success(self) -> None:
@@ -108,9 +112,11 @@ class CircuitBreaker:
             self._opened_at = None
             self._trial_in_flight = False
 
-    def record_failure(self) -> None:
+    def record_failure(self, target: str = "(unknown)", reason: str = "(unknown)") -> None:
+        """Count a transient failure of ``target`` (the request, page or cursor included)."""
         with self._lock:
             self._failures += 1
+            self._last_failure = (target, reason)
             half_open_failed = self._trial_in_flight
             self._trial_in_flight = False
             if half_open_failed or self._failures >= self.failure_threshold:
