@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etl_assets.lib.sources.csv_scan import BodyScan, ScanRules, invalid_utf8_offsets, scan_body
 from etl_assets.lib.sources.files import (
     PARSE_ERROR_COLUMN,
     SOURCE_FILE_COLUMN,
@@ -45,6 +47,7 @@ from etl_assets.lib.sources.files import (
     is_utf8,
     row_numbers,
 )
+from etl_assets.lib.sources.physical import PhysicalInput, attach_physical
 from etl_assets.lib.spec import PARTITION_COLUMN, SourceSpec
 
 __all__ = ["read_csv_file"]
@@ -55,6 +58,9 @@ _MAX_HEAD = 1 << 26
 _ROW_TEXT = 200
 # Split after "\n", "\r\n" or a lone "\r" (what Arrow treats as line ends), keeping the ends.
 _LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+_LINE_END_BYTES = re.compile(rb"\r\n|\n|\r")
+_BOM = codecs.BOM_UTF8
+_BLOCK = 1 << 20
 _EMPTY_LINES = ("\n", "\r\n", "\r")
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -76,46 +82,86 @@ class _BadRow:
     text: str
 
     def message(self) -> str:
-        return f"expected {self.expected} fields, found {self.actual}: {self.text[:_ROW_TEXT]}"
+        """Why the row was rejected, with its whole raw text (kept in the rejected table)."""
+        return f"expected {self.expected} fields, found {self.actual}: {self.text}"
 
 
 def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
-    """One CSV file as text columns plus ``_source_file``, ``_source_row`` and ``_parse_error``."""
-    layout = _layout(file, spec)
+    """One CSV file as text columns plus ``_source_file``, ``_source_row`` and ``_parse_error``.
+
+    The frame carries the file's :class:`PhysicalInput` (bytes, lines, records found by the
+    byte scan) for the conservation checks.
+    """
+    data = file.read_bytes()
+    layout = _layout(file, spec, data)
     if layout.no_data:
         table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
-        bad: list[_BadRow] = []
+        errors = pa.nulls(0, pa.large_string())
+        lines, detail = _count_lines(data), {"header_lines": layout.skip_lines}
+        records = 0
     else:
-        table, bad = _read_table(file, spec, layout, threads=True)
-        if bad and any(row.number is None for row in bad):
-            table, bad = _read_table(file, spec, layout, threads=False)
-    table, errors = _place_rejected(table, bad, layout.skip_lines)
+        table, errors, body = _read_body(file, spec, layout, data)
+        scan = body.scan
+        lines, records = layout.skip_lines + scan.lines, scan.records
+        detail = {
+            "header_lines": layout.skip_lines,
+            "empty_lines": scan.empty_lines,
+            "records_rejected_by_scan": len(scan.rejected),
+            "largest_record_bytes": int((scan.stops - scan.starts).max()) if records else 0,
+        }
     total = table.num_rows
     table = (
         table.append_column(SOURCE_FILE_COLUMN, constant_strings(file.label, total))
         .append_column(SOURCE_ROW_COLUMN, row_numbers(total))
         .append_column(PARSE_ERROR_COLUMN, errors)
     )
-    return arrow_to_pandas(table)
+    physical = PhysicalInput(
+        file=file.label,
+        bytes=len(data),
+        unit="lines",
+        units=lines,
+        expected_rows=records,
+        emitted_rows=total,
+        detail=tuple(detail.items()),
+    )
+    return attach_physical(arrow_to_pandas(table), physical)
 
 
 # --------------------------------------------------------------------------- the header
 
 
-def _layout(file: SourceFile, spec: SourceSpec) -> _Layout:
-    """Parse the head of the file, reading more of it until the header record is complete."""
+def _layout(file: SourceFile, spec: SourceSpec, data: bytes) -> _Layout:
+    """Parse the head of the file, taking more of it until the header record is complete."""
     size = _FIRST_HEAD
     while True:
-        head, eof = file.read_head(size)
+        head, eof = data[:size], len(data) <= size
+        decodable = _decodable_prefix(spec, head, eof)
+        cut = decodable < len(head)
+        if cut:  # a bad byte after the header is one bad record, not a bad file
+            head, eof = head[:decodable], False
         layout = _parse_head(file, spec, head, eof)
         if layout is not None:
             return layout
+        if cut:
+            raise (
+                encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
+            )
         if size >= _MAX_HEAD:
             raise file.read_error(
                 f"no complete header record in the first {_MAX_HEAD >> 20} MiB "
                 "(an unclosed quote, or not a CSV file?)"
             )
         size *= 4
+
+
+def _decodable_prefix(spec: SourceSpec, head: bytes, final: bool) -> int:
+    """How many bytes of ``head`` decode (all of them, or up to the first bad byte)."""
+    codec = "utf-8-sig" if is_utf8(spec.encoding) else spec.encoding
+    try:
+        codecs.getincrementaldecoder(codec)(errors="strict").decode(head, final)
+    except UnicodeDecodeError as error:
+        return error.start
+    return len(head)
 
 
 def _decode_head(file: SourceFile, spec: SourceSpec, head: bytes, final: bool) -> str:
@@ -243,10 +289,151 @@ def _checked_names(file: SourceFile, names: list[str], origin: str) -> list[str]
 # --------------------------------------------------------------------------- the body
 
 
+def _decoded_bytes(file: SourceFile, spec: SourceSpec, data: bytes) -> bytes:
+    """``data`` as UTF-8 for the scan and Arrow; bytes the encoding cannot decode stay as they
+    were (so they are invalid UTF-8, and rejected with their record)."""
+    if is_utf8(spec.encoding):
+        return data
+    try:
+        text = data.decode(spec.encoding, errors="surrogateescape")
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeError:
+        raise (
+            encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
+        ) from None
+
+
+def _body_offset(data: bytes, skip_lines: int) -> int:
+    """Byte offset of the first line after ``skip_lines`` lines (and after a byte-order mark)."""
+    offset = len(_BOM) if data.startswith(_BOM) else 0
+    if skip_lines:
+        for count, match in enumerate(_LINE_END_BYTES.finditer(data, offset), start=1):
+            if count == skip_lines:
+                return match.end()
+        return len(data)
+    return offset
+
+
+def _count_lines(data: bytes) -> int:
+    ends = len(_LINE_END_BYTES.findall(data))
+    return ends + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+
+
+def _scan_rules(spec: SourceSpec) -> ScanRules:
+    options = spec.csv_options
+    return ScanRules(
+        delimiter=options.delimiter,
+        quote_char=options.quote_char,
+        max_record_lines=options.max_record_lines if options.multiline_values else 1,
+        max_field_bytes=options.max_field_bytes,
+    )
+
+
+@dataclass
+class _Body:
+    """The body's bytes (UTF-8), where it starts, and its scan."""
+
+    data: bytes
+    offset: int
+    scan: BodyScan
+    #: The bytes were transcoded from another encoding (offsets are not the file's).
+    transcoded: bool
+
+    def text(self, index: int) -> str:
+        """The record's raw text, whole, without its line end."""
+        start = self.offset + int(self.scan.starts[index])
+        stop = self.offset + int(self.scan.stops[index])
+        raw = self.data[start:stop]
+        return raw.decode("utf-8", errors="backslashreplace").removesuffix("\n").removesuffix("\r")
+
+    def kept_bytes(self) -> pa.Buffer:
+        """What Arrow parses: the body without the rejected records."""
+        buffer = pa.py_buffer(self.data)
+        if not self.scan.rejected:
+            return buffer.slice(self.offset)
+        mask = self.scan.kept_mask()
+        starts = self.scan.starts[mask] + self.offset
+        stops = self.scan.stops[mask] + self.offset
+        view = memoryview(self.data)
+        return pa.py_buffer(
+            b"".join(view[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True))
+        )
+
+
+def _read_body(
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes
+) -> tuple[pa.Table, pa.Array, _Body]:
+    """All records of the body, in order: Arrow's rows, and the rejected ones put back in place."""
+    utf8 = _decoded_bytes(file, spec, data)
+    offset = _body_offset(utf8, layout.skip_lines)
+    body = _Body(utf8, offset, scan_body(utf8, offset, _scan_rules(spec)), utf8 is not data)
+    mode = spec.csv_options.on_bad_lines
+    if mode == "error" and body.scan.rejected:
+        _raise_first_rejected(file, layout, body)
+    while True:
+        try:
+            table, bad = _read_table(file, spec, layout, body, threads=True)
+            if bad and any(row.number is None for row in bad):
+                table, bad = _read_table(file, spec, layout, body, threads=False)
+            break
+        except _InvalidUtf8:
+            if mode == "error" or not _reject_undecodable(spec, body):
+                located = encoding_error(file, spec.encoding)
+                raise (located or file.read_error(f"not valid {spec.encoding}")) from None
+    kept = body.scan.records - len(body.scan.rejected)
+    if table.num_rows + len(bad) != kept:
+        raise file.read_error(
+            f"the CSV parser returned {table.num_rows + len(bad)} rows but the byte scan found "
+            f"{kept} records to parse: rows would be lost or invented, so the file is not read "
+            "(please report this file to the etl_assets maintainers)"
+        )
+    table, errors = _place_rejected(table, bad)
+    table, errors = _place_broken(table, errors, body, layout)
+    return table, errors, body
+
+
+def _raise_first_rejected(file: SourceFile, layout: _Layout, body: _Body) -> None:
+    index = min(body.scan.rejected)
+    line = layout.skip_lines + int(body.scan.first_lines[index]) + 1
+    raise file.read_error(
+        f"line {line}: {body.scan.rejected[index]}: {body.text(index)[:_ROW_TEXT]} "
+        "(on_bad_lines is error; set it to reject to keep such records in the rejected table)",
+        row=index + 1,
+    )
+
+
+def _reject_undecodable(spec: SourceSpec, body: _Body) -> bool:
+    """Reject the records holding bytes that are not valid text; False if none were found."""
+    offsets = invalid_utf8_offsets(memoryview(body.data)[body.offset :].tobytes())
+    if not len(offsets):
+        return False
+    records = body.scan.record_of(offsets)
+    found = False
+    for offset, index in zip(offsets.tolist(), records.tolist(), strict=True):
+        if index < 0 or index in body.scan.rejected:
+            continue
+        found = True
+        absolute = body.offset + offset
+        byte = body.data[absolute : absolute + 1].hex()
+        where = (
+            f"in the record, {offset - int(body.scan.starts[index])} bytes from its start"
+            if body.transcoded
+            else f"at byte offset {absolute} (0-based, in the decompressed file)"
+        )
+        body.scan.rejected[index] = (
+            f"not valid {spec.encoding}: byte 0x{byte} {where} cannot be decoded"
+        )
+    return found
+
+
+class _InvalidUtf8(Exception):
+    """Arrow refused the bytes as UTF-8 (its message names no position)."""
+
+
 def _read_table(
-    file: SourceFile, spec: SourceSpec, layout: _Layout, *, threads: bool
+    file: SourceFile, spec: SourceSpec, layout: _Layout, body: _Body, *, threads: bool
 ) -> tuple[pa.Table, list[_BadRow]]:
-    """Arrow's read of the data records; rows with a wrong field count come back separately."""
+    """Arrow's read of the kept records; rows with a wrong field count come back separately."""
     options = spec.csv_options
     mode = options.on_bad_lines
     bad: list[_BadRow] = []
@@ -255,17 +442,19 @@ def _read_table(
         bad.append(_BadRow(row.number, row.expected_columns, row.actual_columns, row.text))
         return "error" if mode == "error" else "skip"
 
+    largest = body.scan.largest_kept()
     read_options = pacsv.ReadOptions(
         use_threads=threads,
         column_names=layout.names,
-        skip_rows=layout.skip_lines,
-        **({} if is_utf8(spec.encoding) else {"encoding": spec.encoding}),
+        block_size=max(_BLOCK, 2 * largest + _BLOCK),
     )
     parse_options = pacsv.ParseOptions(
         delimiter=options.delimiter,
         quote_char=options.quote_char,
         double_quote=True,
-        newlines_in_values=options.multiline_values,
+        # the scan knows whether any kept record has a quoted line break: when none does,
+        # Arrow's faster line splitting gives the same records
+        newlines_in_values=body.scan.multiline,
         invalid_row_handler=on_invalid_row,
     )
     convert_options = pacsv.ConvertOptions(
@@ -274,49 +463,47 @@ def _read_table(
         strings_can_be_null=True,
     )
     try:
-        with file.open_arrow() as stream:
-            table = pacsv.read_csv(
-                stream,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as error:
+        table = pacsv.read_csv(
+            pa.BufferReader(body.kept_bytes()),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         if bad and mode == "error":
             if threads:
                 # Threads report bad rows out of order and without numbers: read again in
                 # order, which stops at the first one and knows its number.
-                return _read_table(file, spec, layout, threads=False)
+                return _read_table(file, spec, layout, body, threads=False)
             first = bad[0]
-            number = None if first.number is None else first.number - layout.skip_lines
+            number = None if first.number is None else _record_number(body, first.number)
             raise file.read_error(
-                f"{first.message()} (on_bad_lines is error; set it to reject to keep such rows "
-                "in the rejected table)",
+                f"{first.message()[: _ROW_TEXT + 40]} (on_bad_lines is error; set it to reject "
+                "to keep such rows in the rejected table)",
                 row=number,
             ) from None
         if isinstance(error, UnicodeDecodeError) or "UTF8" in str(error) or "decode" in str(error):
-            located = encoding_error(file, spec.encoding)
-            if located is not None:
-                raise located from None
+            raise _InvalidUtf8 from None
         raise file.read_error(f"cannot read as CSV: {error}") from None
     return table, bad
 
 
-def _place_rejected(
-    table: pa.Table, bad: list[_BadRow], skip_lines: int
-) -> tuple[pa.Table, pa.Array]:
-    """Put rejected rows back where they were (data columns null) and build ``_parse_error``.
+def _record_number(body: _Body, kept_number: int) -> int:
+    """The record number in the file of Arrow's ``kept_number``-th record (both 1-based)."""
+    kept = np.flatnonzero(body.scan.kept_mask())
+    return int(kept[kept_number - 1]) + 1 if 0 < kept_number <= len(kept) else kept_number
 
-    Arrow numbers rows from the start of the file, counting the skipped lines, so the data record
-    number is ``number - skip_lines``. Rows whose position is unknown go to the end (kept, never
-    dropped: row conservation matters more than position).
+
+def _place_rejected(table: pa.Table, bad: list[_BadRow]) -> tuple[pa.Table, pa.Array]:
+    """Put Arrow's wrong-field-count rows back where they were (data columns null).
+
+    Arrow numbers the records it was given from 1. Rows whose position is unknown go to the
+    end (kept, never dropped: row conservation matters more than position).
     """
     total = table.num_rows + len(bad)
     if not bad:
         return table, pa.nulls(total, pa.large_string())
-    records = np.array(
-        [-1 if row.number is None else row.number - skip_lines for row in bad], dtype=np.int64
-    )
+    records = np.array([-1 if row.number is None else row.number for row in bad], dtype=np.int64)
     order = np.argsort(np.where(records < 1, np.iinfo(np.int64).max, records), kind="stable")
     records, messages = records[order], [bad[index].message() for index in order]
     valid = (records >= 1) & (records <= total)
@@ -324,12 +511,42 @@ def _place_rejected(
         positions = np.arange(table.num_rows, total)  # numbering not trusted: append at the end
     else:
         positions = records - 1
+    return _interleave(table, positions, messages, total)
+
+
+def _interleave(
+    table: pa.Table,
+    positions: np.ndarray,
+    messages: list[str],
+    total: int,
+    errors: pa.Array | None = None,
+) -> tuple[pa.Table, pa.Array]:
+    """``table``'s rows in order at the places not in ``positions``; null rows with ``messages`` there."""
     is_good = np.ones(total, dtype=bool)
     is_good[positions] = False
     take = np.zeros(total, dtype=np.int64)
     take[is_good] = np.arange(table.num_rows, dtype=np.int64)
-    table = table.take(pa.array(take, mask=~is_good))
+    take_array = pa.array(take, mask=~is_good)
+    table = table.take(take_array)
     message_index = np.zeros(total, dtype=np.int64)
-    message_index[positions] = np.arange(len(bad), dtype=np.int64)
-    errors = pa.array(messages, pa.large_string()).take(pa.array(message_index, mask=is_good))
-    return table, errors
+    message_index[positions] = np.arange(len(messages), dtype=np.int64)
+    new = pa.array(messages, pa.large_string()).take(pa.array(message_index, mask=is_good))
+    if errors is None:
+        return table, new
+    return table, pc.coalesce(errors.take(take_array), new)
+
+
+def _place_broken(
+    table: pa.Table, errors: pa.Array, body: _Body, layout: _Layout
+) -> tuple[pa.Table, pa.Array]:
+    """Insert the records the scan rejected, with their line, reason and whole raw text."""
+    rejected = body.scan.rejected
+    if not rejected:
+        return table, errors
+    positions = np.array(sorted(rejected), dtype=np.int64)
+    messages = [
+        f"line {layout.skip_lines + int(body.scan.first_lines[index]) + 1}: "
+        f"{rejected[index]}: {body.text(index)}"
+        for index in positions.tolist()
+    ]
+    return _interleave(table, positions, messages, body.scan.records, errors)
