@@ -135,17 +135,17 @@ def _layout(file: SourceFile, spec: SourceSpec, data: bytes) -> _Layout:
     size = _FIRST_HEAD
     while True:
         head, eof = data[:size], len(data) <= size
-        decodable = _decodable_prefix(spec, head, eof)
-        cut = decodable < len(head)
-        if cut:  # a bad byte after the header is one bad record, not a bad file
-            head, eof = head[:decodable], False
         layout = _parse_head(file, spec, head, eof)
         if layout is not None:
+            # a bad byte after the header is one bad record (decoded leniently above), but
+            # one in the header makes the column names unknown: the file cannot be read
+            decodable = _decodable_prefix(spec, head, eof)
+            if decodable < len(head) and decodable < _body_offset(head, layout.skip_lines):
+                raise (
+                    encoding_error(file, spec.encoding)
+                    or file.read_error(f"not valid {spec.encoding}")
+                )
             return layout
-        if cut:
-            raise (
-                encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
-            )
         if size >= _MAX_HEAD:
             raise file.read_error(
                 f"no complete header record in the first {_MAX_HEAD >> 20} MiB "
@@ -156,7 +156,7 @@ def _layout(file: SourceFile, spec: SourceSpec, data: bytes) -> _Layout:
 
 def _decodable_prefix(spec: SourceSpec, head: bytes, final: bool) -> int:
     """How many bytes of ``head`` decode (all of them, or up to the first bad byte)."""
-    codec = "utf-8-sig" if is_utf8(spec.encoding) else spec.encoding
+    codec = "utf-8" if is_utf8(spec.encoding) else spec.encoding
     try:
         codecs.getincrementaldecoder(codec)(errors="strict").decode(head, final)
     except UnicodeDecodeError as error:
@@ -164,14 +164,11 @@ def _decodable_prefix(spec: SourceSpec, head: bytes, final: bool) -> int:
     return len(head)
 
 
-def _decode_head(file: SourceFile, spec: SourceSpec, head: bytes, final: bool) -> str:
+def _decode_head(spec: SourceSpec, head: bytes, final: bool) -> str:
+    """The head as text; undecodable bytes become U+FFFD here (``_layout`` checks they are
+    not in the header; in the body they are rejected per record)."""
     codec = "utf-8-sig" if is_utf8(spec.encoding) else spec.encoding
-    try:
-        return codecs.getincrementaldecoder(codec)(errors="strict").decode(head, final)
-    except UnicodeDecodeError:
-        raise (
-            encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
-        ) from None
+    return codecs.getincrementaldecoder(codec)(errors="replace").decode(head, final)
 
 
 def _parse_head(file: SourceFile, spec: SourceSpec, head: bytes, eof: bool) -> _Layout | None:
@@ -186,7 +183,7 @@ def _parse_head(file: SourceFile, spec: SourceSpec, head: bytes, eof: bool) -> _
             _checked_names(file, list(options.column_names or []), "column_names"), 0, True
         )
 
-    lines = [line for line in _LINE_END.split(_decode_head(file, spec, head, eof)) if line]
+    lines = [line for line in _LINE_END.split(_decode_head(spec, head, eof)) if line]
     if not eof and lines and not lines[-1].endswith(("\n", "\r")):
         lines.pop()  # cut mid-line: the next read will have it whole
     first = options.skip_rows
@@ -368,18 +365,20 @@ def _read_body(
     offset = _body_offset(utf8, layout.skip_lines)
     body = _Body(utf8, offset, scan_body(utf8, offset, _scan_rules(spec)), utf8 is not data)
     mode = spec.csv_options.on_bad_lines
+    if not _is_utf8(utf8, offset):
+        if mode == "error":
+            located = encoding_error(file, spec.encoding)
+            raise located or file.read_error(f"not valid {spec.encoding}")
+        _reject_undecodable(spec, body)
     if mode == "error" and body.scan.rejected:
         _raise_first_rejected(file, layout, body)
-    while True:
-        try:
-            table, bad = _read_table(file, spec, layout, body, threads=True)
-            if bad and any(row.number is None for row in bad):
-                table, bad = _read_table(file, spec, layout, body, threads=False)
-            break
-        except _InvalidUtf8:
-            if mode == "error" or not _reject_undecodable(spec, body):
-                located = encoding_error(file, spec.encoding)
-                raise (located or file.read_error(f"not valid {spec.encoding}")) from None
+    if body.scan.records == len(body.scan.rejected):
+        table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
+        bad: list[_BadRow] = []
+    else:
+        table, bad = _read_table(file, spec, layout, body, threads=True)
+        if bad and any(row.number is None for row in bad):
+            table, bad = _read_table(file, spec, layout, body, threads=False)
     kept = body.scan.records - len(body.scan.rejected)
     if table.num_rows + len(bad) != kept:
         raise file.read_error(
@@ -402,17 +401,27 @@ def _raise_first_rejected(file: SourceFile, layout: _Layout, body: _Body) -> Non
     )
 
 
-def _reject_undecodable(spec: SourceSpec, body: _Body) -> bool:
-    """Reject the records holding bytes that are not valid text; False if none were found."""
-    offsets = invalid_utf8_offsets(memoryview(body.data)[body.offset :].tobytes())
-    if not len(offsets):
+def _is_utf8(data: bytes, offset: int) -> bool:
+    """Whether ``data[offset:]`` is valid UTF-8 (Arrow's SIMD validation, no copy).
+
+    Checked before Arrow parses, so its row callback never meets undecodable row text.
+    """
+    body = pa.py_buffer(data).slice(offset)
+    ends = pa.py_buffer(np.array([0, body.size], dtype=np.int64))
+    try:
+        pa.LargeStringArray.from_buffers(1, ends, body).validate(full=True)
+    except pa.ArrowInvalid:
         return False
+    return True
+
+
+def _reject_undecodable(spec: SourceSpec, body: _Body) -> None:
+    """Reject the records holding bytes that are not valid text, naming the first bad byte."""
+    offsets = invalid_utf8_offsets(memoryview(body.data)[body.offset :].tobytes())
     records = body.scan.record_of(offsets)
-    found = False
     for offset, index in zip(offsets.tolist(), records.tolist(), strict=True):
         if index < 0 or index in body.scan.rejected:
             continue
-        found = True
         absolute = body.offset + offset
         byte = body.data[absolute : absolute + 1].hex()
         where = (
@@ -423,11 +432,6 @@ def _reject_undecodable(spec: SourceSpec, body: _Body) -> bool:
         body.scan.rejected[index] = (
             f"not valid {spec.encoding}: byte 0x{byte} {where} cannot be decoded"
         )
-    return found
-
-
-class _InvalidUtf8(Exception):
-    """Arrow refused the bytes as UTF-8 (its message names no position)."""
 
 
 def _read_table(
@@ -482,8 +486,6 @@ def _read_table(
                 "to keep such rows in the rejected table)",
                 row=number,
             ) from None
-        if isinstance(error, UnicodeDecodeError) or "UTF8" in str(error) or "decode" in str(error):
-            raise _InvalidUtf8 from None
         raise file.read_error(f"cannot read as CSV: {error}") from None
     return table, bad
 
