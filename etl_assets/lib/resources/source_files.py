@@ -17,7 +17,7 @@ from upath import UPath
 
 from etl_assets.lib.paths import expand_source_paths, resolve_under, split_url
 from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_path
-from etl_assets.lib.sources import read_source
+from etl_assets.lib.sources import SourceRead, read_source, read_source_physical
 from etl_assets.lib.spec import SourceSpec
 
 
@@ -35,6 +35,18 @@ class SourceFiles(ConfigurableResource):
 
     def read(self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None) -> pd.DataFrame:
         return read_source(
+            spec,
+            self.root_path(),
+            name=name,
+            partition_keys=partition_keys,
+            url_options=s3_storage_options(self.s3),
+        )
+
+    def read_physical(
+        self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None
+    ) -> SourceRead:
+        """The frame and each file's physical count (for the conservation checks)."""
+        return read_source_physical(
             spec,
             self.root_path(),
             name=name,
