@@ -6,19 +6,30 @@ can then reject one bad value (``abc`` in an int column) or keep a zip code's le
 
 How the file is read:
 
+* The decompressed bytes are read whole (a declared non-UTF-8 encoding is transcoded to UTF-8
+  first; bytes it cannot decode stay as they are, so they are invalid UTF-8 below).
 * The header (after ``skip_rows`` physical lines and any empty lines) is parsed here with
   Python's ``csv`` module from the first bytes of the file, so that duplicate or empty names,
   a wrong delimiter and a ``column_names`` count mismatch are reported clearly before Arrow
-  runs. Arrow is then given the names and told to skip those lines, and every column is typed
-  ``large_string`` (the storage of pandas' ``str`` dtype: the pandas conversion is cheap).
+  runs. Every column is typed ``large_string`` (the storage of pandas' ``str`` dtype: the
+  pandas conversion is cheap).
+* The body is scanned byte by byte (:mod:`etl_assets.lib.sources.csv_scan`): every record's
+  start and end, found without the parser. Broken records (an unclosed quote, a quoted field
+  over ``max_record_lines`` lines, a field over ``max_field_bytes``) and records holding
+  undecodable bytes (found by Arrow's UTF-8 validation, located by a decoding pass only
+  then) are rejected here with their line, reason and whole raw text; Arrow parses the rest,
+  with a block size above the largest record and ``newlines_in_values`` only when a kept
+  record has a quoted line break. Arrow's row count must equal the scan's, or the read fails:
+  rows are never lost silently.
 * A row with the wrong number of fields is, with ``on_bad_lines: reject``, kept: its data
   columns are null and ``_parse_error`` says ``expected N fields, found M: <row text>``.
   Arrow's multithreaded reader does not know row numbers (``InvalidRow.number`` is None), so a
-  file that has such rows is read a second time single-threaded; clean files are read once.
+  file that has such rows is parsed a second time single-threaded; clean files are parsed once.
+  With ``on_bad_lines: error`` any rejected record fails the file, naming its row and line.
 * ``_source_row`` is the data record number: 1 is the first record after the header. Empty
-  lines are not records; a quoted field spanning lines is one record.
-* Arrow's "invalid UTF8" error names no position: on that failure the file is decoded
-  incrementally to name the line and byte offset of the first bad byte.
+  lines are not records; a quoted field spanning lines is one record; a broken record is one.
+* The frame carries a :class:`PhysicalInput`: decompressed bytes, physical lines, and the
+  records the scan found as the rows the file must give.
 """
 
 from __future__ import annotations
@@ -26,7 +37,9 @@ from __future__ import annotations
 import codecs
 import csv as pycsv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -34,7 +47,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl_assets.lib.sources.csv_scan import BodyScan, ScanRules, invalid_utf8_offsets, scan_body
+from etl_assets.lib.sources.csv_scan import (
+    BodyScan,
+    ScanRules,
+    count_lines,
+    invalid_utf8_offsets,
+    scan_body,
+)
+from etl_assets.lib.sources.errors import SourceReadError
 from etl_assets.lib.sources.files import (
     PARSE_ERROR_COLUMN,
     SOURCE_FILE_COLUMN,
@@ -100,15 +120,9 @@ def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
         lines, detail = _count_lines(data), {"header_lines": layout.skip_lines}
         records = 0
     else:
-        table, errors, body = _read_body(file, spec, layout, data)
-        scan = body.scan
-        lines, records = layout.skip_lines + scan.lines, scan.records
-        detail = {
-            "header_lines": layout.skip_lines,
-            "empty_lines": scan.empty_lines,
-            "records_rejected_by_scan": len(scan.rejected),
-            "largest_record_bytes": int((scan.stops - scan.starts).max()) if records else 0,
-        }
+        table, errors, figures = _read_body(file, spec, layout, data)
+        lines, records = layout.skip_lines + figures.lines, figures.records
+        detail = {"header_lines": layout.skip_lines, **figures.detail()}
     total = table.num_rows
     table = (
         table.append_column(SOURCE_FILE_COLUMN, constant_strings(file.label, total))
@@ -357,12 +371,55 @@ class _Body:
         )
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """What the body physically held: lines, empty lines, records, and how they were found."""
+
+    lines: int
+    empty_lines: int
+    records: int
+    rejected_by_scan: int = 0
+    #: The byte-level record scan ran (quoted line breaks, or rows did not match lines).
+    scanned: bool = False
+    largest_record: int | None = None
+
+    def detail(self) -> dict[str, int]:
+        found = {
+            "empty_lines": self.empty_lines,
+            "records_rejected_by_scan": self.rejected_by_scan,
+            "record_scan": int(self.scanned),
+        }
+        if self.largest_record is not None:
+            found["largest_record_bytes"] = self.largest_record
+        return found
+
+
+@dataclass(frozen=True)
+class _ArrowInput:
+    """What Arrow parses and how: the bytes, quoted line breaks or not, the block size, and
+    the file's record number of Arrow's n-th record."""
+
+    buffer: pa.Buffer
+    newlines: bool
+    block_size: int
+    record_number: Callable[[int], int]
+
+
 def _read_body(
     file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes
-) -> tuple[pa.Table, pa.Array, _Body]:
-    """All records of the body, in order: Arrow's rows, and the rejected ones put back in place."""
+) -> tuple[pa.Table, pa.Array, _Figures]:
+    """All records of the body, in order: Arrow's rows, and the rejected ones put back in place.
+
+    Fast path: when the body is valid UTF-8 and Arrow's rows equal its non-empty physical
+    lines (counted with ``bytes.count``, not by a parser), every record is one line and
+    nothing was swallowed. Otherwise (a quoted line break, an unclosed quote, a huge record,
+    an undecodable byte) the byte-level scan decides the records and Arrow reads again.
+    """
     utf8 = _decoded_bytes(file, spec, data)
     offset = _body_offset(utf8, layout.skip_lines)
+    fast = _read_fast(file, spec, layout, utf8, offset)
+    if fast is not None:
+        return fast
     body = _Body(utf8, offset, scan_body(utf8, offset, _scan_rules(spec)), utf8 is not data)
     mode = spec.csv_options.on_bad_lines
     if not _is_utf8(utf8, offset):
@@ -376,9 +433,15 @@ def _read_body(
         table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
         bad: list[_BadRow] = []
     else:
-        table, bad = _read_table(file, spec, layout, body, threads=True)
+        source = _ArrowInput(
+            body.kept_bytes(),
+            body.scan.multiline,
+            max(_BLOCK, 2 * body.scan.largest_kept() + _BLOCK),
+            partial(_record_number, body),
+        )
+        table, bad = _read_table(file, spec, layout, source, threads=True)
         if bad and any(row.number is None for row in bad):
-            table, bad = _read_table(file, spec, layout, body, threads=False)
+            table, bad = _read_table(file, spec, layout, source, threads=False)
     kept = body.scan.records - len(body.scan.rejected)
     if table.num_rows + len(bad) != kept:
         raise file.read_error(
@@ -388,7 +451,71 @@ def _read_body(
         )
     table, errors = _place_rejected(table, bad)
     table, errors = _place_broken(table, errors, body, layout)
-    return table, errors, body
+    scan = body.scan
+    figures = _Figures(
+        lines=scan.lines,
+        empty_lines=scan.empty_lines,
+        records=scan.records,
+        rejected_by_scan=len(scan.rejected),
+        scanned=True,
+        largest_record=int((scan.stops - scan.starts).max()) if scan.records else 0,
+    )
+    return table, errors, figures
+
+
+def _read_fast(
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes, offset: int
+) -> tuple[pa.Table, pa.Array, _Figures] | None:
+    """The body read in one Arrow pass, or None when the records are not simply its lines."""
+    options = spec.csv_options
+    if not _is_utf8(data, offset):
+        return None
+    lines, empty = count_lines(data, offset)
+    if lines == empty:
+        return None  # nothing to parse: the scan path builds the empty result
+    source = _ArrowInput(pa.py_buffer(data).slice(offset), options.multiline_values, _BLOCK, int)
+    try:
+        table, bad = _read_table(file, spec, layout, source, threads=True, stop_on_bad=False)
+    except SourceReadError:
+        return None  # e.g. a record larger than a block ("straddling"): the scan sizes blocks
+    if table.num_rows + len(bad) != lines - empty:
+        return None  # a record spans lines (or swallowed some): the scan decides
+    if _has_field_over(table, options.max_field_bytes):
+        return None
+    if _last_line_is_broken(data, offset, _scan_rules(spec)):
+        return None  # a quote left open at the end of the file swallows nothing, but is broken
+    if bad and any(row.number is None for row in bad):
+        table, bad = _read_table(file, spec, layout, source, threads=False, stop_on_bad=False)
+    if bad and options.on_bad_lines == "error":
+        first = min(bad, key=lambda row: row.number or 0)
+        raise file.read_error(
+            f"{first.message()[: _ROW_TEXT + 40]} (on_bad_lines is error; set it to reject "
+            "to keep such rows in the rejected table)",
+            row=first.number,
+        )
+    table, errors = _place_rejected(table, bad)
+    return table, errors, _Figures(lines=lines, empty_lines=empty, records=lines - empty)
+
+
+def _last_line_is_broken(data: bytes, offset: int, rules: ScanRules) -> bool:
+    """Whether the last non-empty line leaves a quote open at the end of the file.
+
+    When every record is one line, that is the only place an unclosed quote can hide.
+    """
+    end = len(data)
+    while end > offset and data[end - 1] in b"\r\n":
+        end -= 1
+    start = max(data.rfind(b"\n", offset, end), data.rfind(b"\r", offset, end), offset - 1) + 1
+    return bool(scan_body(data, start, rules).rejected)
+
+
+def _has_field_over(table: pa.Table, limit: int) -> bool:
+    """Some value is longer than ``limit`` bytes (read from the offsets only)."""
+    for column in table.itercolumns():
+        longest = pc.max(pc.binary_length(column)).as_py()
+        if longest is not None and longest > limit:
+            return True
+    return False
 
 
 def _raise_first_rejected(file: SourceFile, layout: _Layout, body: _Body) -> None:
@@ -435,30 +562,36 @@ def _reject_undecodable(spec: SourceSpec, body: _Body) -> None:
 
 
 def _read_table(
-    file: SourceFile, spec: SourceSpec, layout: _Layout, body: _Body, *, threads: bool
+    file: SourceFile,
+    spec: SourceSpec,
+    layout: _Layout,
+    source: _ArrowInput,
+    *,
+    threads: bool,
+    stop_on_bad: bool = True,
 ) -> tuple[pa.Table, list[_BadRow]]:
-    """Arrow's read of the kept records; rows with a wrong field count come back separately."""
+    """Arrow's read of ``source``; rows with a wrong field count come back separately.
+
+    With ``on_bad_lines: error`` and ``stop_on_bad`` the first such row fails the read.
+    """
     options = spec.csv_options
-    mode = options.on_bad_lines
+    stop = options.on_bad_lines == "error" and stop_on_bad
     bad: list[_BadRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         bad.append(_BadRow(row.number, row.expected_columns, row.actual_columns, row.text))
-        return "error" if mode == "error" else "skip"
+        return "error" if stop else "skip"
 
-    largest = body.scan.largest_kept()
     read_options = pacsv.ReadOptions(
         use_threads=threads,
         column_names=layout.names,
-        block_size=max(_BLOCK, 2 * largest + _BLOCK),
+        block_size=source.block_size,
     )
     parse_options = pacsv.ParseOptions(
         delimiter=options.delimiter,
         quote_char=options.quote_char,
         double_quote=True,
-        # the scan knows whether any kept record has a quoted line break: when none does,
-        # Arrow's faster line splitting gives the same records
-        newlines_in_values=body.scan.multiline,
+        newlines_in_values=source.newlines,
         invalid_row_handler=on_invalid_row,
     )
     convert_options = pacsv.ConvertOptions(
@@ -468,19 +601,19 @@ def _read_table(
     )
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(body.kept_bytes()),
+            pa.BufferReader(source.buffer),
             read_options=read_options,
             parse_options=parse_options,
             convert_options=convert_options,
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        if bad and mode == "error":
+        if bad and stop:
             if threads:
                 # Threads report bad rows out of order and without numbers: read again in
                 # order, which stops at the first one and knows its number.
-                return _read_table(file, spec, layout, body, threads=False)
+                return _read_table(file, spec, layout, source, threads=False)
             first = bad[0]
-            number = None if first.number is None else _record_number(body, first.number)
+            number = None if first.number is None else source.record_number(first.number)
             raise file.read_error(
                 f"{first.message()[: _ROW_TEXT + 40]} (on_bad_lines is error; set it to reject "
                 "to keep such rows in the rejected table)",
