@@ -50,7 +50,8 @@ import pyarrow.csv as pacsv
 from etl_assets.lib.sources.csv_scan import (
     BodyScan,
     ScanRules,
-    count_lines,
+    count_empty_lines,
+    count_line_ends,
     invalid_utf8_offsets,
     scan_body,
 )
@@ -470,17 +471,20 @@ def _read_fast(
     options = spec.csv_options
     if not _is_utf8(data, offset):
         return None
-    lines, empty = count_lines(data, offset)
-    if lines == empty:
-        return None  # nothing to parse: the scan path builds the empty result
+    lines = count_line_ends(data, offset)
     source = _ArrowInput(pa.py_buffer(data).slice(offset), options.multiline_values, _BLOCK, int)
     try:
         table, bad = _read_table(file, spec, layout, source, threads=True, stop_on_bad=False)
     except SourceReadError:
         return None  # e.g. a record larger than a block ("straddling"): the scan sizes blocks
-    if table.num_rows + len(bad) != lines - empty:
+    rows = table.num_rows + len(bad)
+    # rows == lines: every line is a record. Fewer: only empty lines may make up the difference
+    empty = 0 if rows == lines else count_empty_lines(data, offset)
+    if rows != lines - empty or rows == 0:
         return None  # a record spans lines (or swallowed some): the scan decides
-    if _has_field_over(table, options.max_field_bytes):
+    # Arrow fails ("straddling") on a record spanning a whole block, so after a pass with
+    # 1 MiB blocks every record is under 2 MiB: only a smaller limit needs checking
+    if options.max_field_bytes < 2 * _BLOCK and _has_field_over(table, options.max_field_bytes):
         return None
     if _last_line_is_broken(data, offset, _scan_rules(spec)):
         return None  # a quote left open at the end of the file swallows nothing, but is broken
@@ -505,7 +509,8 @@ def _last_line_is_broken(data: bytes, offset: int, rules: ScanRules) -> bool:
     end = len(data)
     while end > offset and data[end - 1] in b"\r\n":
         end -= 1
-    start = max(data.rfind(b"\n", offset, end), data.rfind(b"\r", offset, end), offset - 1) + 1
+    newline = data.rfind(b"\n", offset, end)
+    start = max(newline, data.rfind(b"\r", max(newline, offset), end), offset - 1) + 1
     return bool(scan_body(data, start, rules).rejected)
 
 

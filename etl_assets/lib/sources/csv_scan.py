@@ -36,7 +36,8 @@ __all__ = [
     "ARROW_MAX_RECORD_BYTES",
     "BodyScan",
     "ScanRules",
-    "count_lines",
+    "count_empty_lines",
+    "count_line_ends",
     "invalid_utf8_offsets",
     "scan_body",
 ]
@@ -116,23 +117,32 @@ def _line_ends(data: bytes, offset: int, arr: np.ndarray) -> np.ndarray:
     return ends
 
 
-def count_lines(data: bytes, offset: int) -> tuple[int, int]:
-    """Physical lines of ``data[offset:]`` and how many of them are empty, without a parser.
+def count_line_ends(data: bytes, offset: int) -> int:
+    """Physical lines of ``data[offset:]`` (an unterminated last line counts), at memchr speed."""
+    if offset >= len(data):
+        return 0
+    ends = data.count(b"\n", offset)
+    if data.find(b"\r", offset) >= 0:
+        ends += data.count(b"\r", offset) - data.count(b"\r\n", offset)
+    return ends + (0 if data.endswith((b"\n", b"\r")) else 1)
 
-    Newline-only text is counted with ``bytes.count``/``find`` (memchr speed, a Python step
-    per run of blank lines only); text with carriage returns through the numpy line ends.
+
+def count_empty_lines(data: bytes, offset: int) -> int:
+    """Empty lines of ``data[offset:]``, without a parser.
+
+    Newline-only text is searched with ``bytes.find`` (a Python step per run of blank lines
+    only); text with carriage returns goes through the numpy line ends.
     """
     size = len(data)
     if offset >= size:
-        return 0, 0
+        return 0
     if data.find(b"\r", offset) >= 0:
         arr = np.frombuffer(memoryview(data)[offset:], dtype=np.uint8)
         stops = _line_ends(data, offset, arr) + 1
         if not len(stops) or stops[-1] != len(arr):
             stops = np.append(stops, len(arr))
         starts = np.concatenate(([0], stops[:-1])).astype(np.int64)
-        return len(stops), int((_content_lengths(arr, starts, stops) == 0).sum())
-    lines = data.count(b"\n", offset) + (0 if data.endswith(b"\n") else 1)
+        return int((_content_lengths(arr, starts, stops) == 0).sum())
     empty = 1 if data[offset] == _LF else 0
     found = data.find(b"\n\n", offset)
     while found >= 0:
@@ -141,7 +151,7 @@ def count_lines(data: bytes, offset: int) -> tuple[int, int]:
             end += 1
         empty += end - found - 1
         found = data.find(b"\n\n", end)
-    return lines, empty
+    return empty
 
 
 @dataclass(frozen=True)
