@@ -282,8 +282,7 @@ def _mark_quoted(
         if not len(first):
             return multiline
         after = _states_after(toggle)
-        before = np.concatenate(([0], after[:-1]))
-        opens = np.flatnonzero((before == 0) & (after == 1))
+        opens = _candidate_opens(after, first, last, ends, restart, size, rules)
         closes = opens + 1
         closed = closes < len(first)
         open_at = first[opens]
@@ -323,6 +322,40 @@ def _mark_quoted(
         broken.append((start_line, line, reason))
         restart = int(stops[line]) if line < len(stops) else size
         record_start_line = line + 1
+
+
+def _candidate_opens(
+    after: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    ends: np.ndarray,
+    restart: int,
+    size: int,
+    rules: ScanRules,
+) -> np.ndarray:
+    """The runs opening the quoted fields that need a look: those holding a line end, the one
+    left open at the end, and (if the body is big enough to hold one) those over the size limit.
+
+    Everything else is a one-line quoted field within the limit, which cannot be broken; not
+    following the millions of those one by one is what keeps the scan affordable.
+    """
+    count = len(after)
+    is_open = np.empty(count, dtype=bool)
+    is_open[0] = after[0] == 1
+    is_open[1:] = (after[1:] == 1) & (after[:-1] == 0)
+    open_of_run = np.maximum.accumulate(np.where(is_open, np.arange(count), -1))
+    window_ends = ends[np.searchsorted(ends, restart) :]
+    run = np.searchsorted(first, window_ends) - 1  # the last quote run before each line end
+    inside = (run >= 0) & (after[np.maximum(run, 0)] == 1)
+    found = [open_of_run[run[inside]]]
+    if after[-1] == 1:
+        found.append(open_of_run[-1:])
+    if size - restart > rules.max_field_bytes:
+        opens = np.flatnonzero(is_open)
+        closes = np.minimum(opens + 1, count - 1)
+        stop = np.where(opens + 1 < count, last[closes], size - 1)
+        found.append(opens[stop - first[opens] + 1 > rules.max_field_bytes])
+    return np.unique(np.concatenate(found))
 
 
 def _clear_inside(boundary: np.ndarray, open_lines: np.ndarray, close_lines: np.ndarray) -> None:
