@@ -103,7 +103,7 @@ def _positions(arr: np.ndarray, byte: int) -> np.ndarray:
         np.flatnonzero(arr[start : start + _CHUNK] == byte) + start
         for start in range(0, len(arr), _CHUNK)
     ]
-    return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
+    return np.concatenate(found).astype(np.int64, copy=False) if found else np.zeros(0, np.int64)
 
 
 def _line_ends(data: bytes, offset: int, arr: np.ndarray) -> np.ndarray:
