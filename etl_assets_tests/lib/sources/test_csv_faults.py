@@ -185,3 +185,17 @@ def test_physical_input_per_partition_and_text_format(root, write):
     assert dict(first.detail)["blank_lines_skipped"] == 1
     assert (second.partition, second.units, second.expected_rows) == ("2024-01-02", 1, 1)
     assert read.frame.attrs == {}
+
+
+def test_one_line_records_take_one_parse_and_quoted_line_breaks_the_scan(root, write):
+    write("plain.csv", 'id,note\n1,"a, b"\n\n2,c\n')
+    write("multi.csv", 'id,note\n1,"a\nb"\n\n2,c\n')
+    [plain] = _read(root, "plain.csv").physical
+    [multi] = _read(root, "multi.csv").physical
+    assert dict(plain.detail)["record_scan"] == 0 and dict(multi.detail)["record_scan"] == 1
+    assert (plain.units, plain.expected_rows, dict(plain.detail)["empty_lines"]) == (4, 2, 1)
+    assert (multi.units, multi.expected_rows, dict(multi.detail)["empty_lines"]) == (5, 2, 1)
+    # a quote left open on the last line swallows nothing, yet is caught without a full scan
+    write("tail.csv", 'id,note\n1,a\n2,"b')
+    frame = _read(root, "tail.csv").frame
+    assert "never closed" in _errors(frame)["_parse_error"].iloc[0]
