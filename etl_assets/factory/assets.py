@@ -12,8 +12,6 @@ from typing import Any
 
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
@@ -51,6 +49,12 @@ from etl_assets.factory.mapping import (
 )
 from etl_assets.factory.network import classified_errors
 from etl_assets.factory.partitions import partitioning
+from etl_assets.factory.physical_checks import (
+    conservation_result,
+    physical_check_spec,
+    physical_outcome,
+    recorded_expected_rows,
+)
 from etl_assets.factory.quality_checks import (
     aggregate_check_specs,
     clean_check_specs,
@@ -88,19 +92,23 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage, source.format},
         metadata={"source_path": source.path, "source_format": source.format},
+        check_specs=[physical_check_spec(raw_key(spec.pipeline, name))],
         **partitioning(source.partitioned, partitions_def),
     )
-    def raw_asset(context: AssetExecutionContext, source_files: SourceFiles) -> Output[pd.DataFrame]:
+    def raw_asset(context: AssetExecutionContext, source_files: SourceFiles):
         started = time.perf_counter()
         keys = list(context.partition_keys) if source.partitioned else None
         with classified_errors(f"source {name!r}"):  # a missing file is not retried
             record_source_versions(context, source, source_files, keys)  # what the landing sensor skips
-            frame = source_files.read(source, name=name, partition_keys=keys)
+            read = source_files.read_physical(source, name=name, partition_keys=keys)
+        frame = read.frame
         files = int(frame["_source_file"].nunique()) if "_source_file" in frame else 0
         metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame))}
         if "_parse_error" in frame:
             metadata["rows_with_parse_errors"] = int(frame["_parse_error"].notna().sum())
-        return Output(frame, metadata=metadata)
+        physical, check = physical_outcome(context, raw_key(spec.pipeline, name), read.physical, len(frame))
+        yield Output(frame, metadata={**metadata, **physical})
+        yield check
 
     return raw_asset
 
@@ -193,21 +201,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         yield Output(result.rejected, output_name="rejected", metadata={"rows_rejected": stats.rows_rejected})
         yield from dedup_outputs
         yield from mapping_checks
-        conserved = stats.conserved()
-        yield AssetCheckResult(
-            check_name=CONSERVATION_CHECK,
-            asset_key=clean_asset_key,
-            passed=conserved,
-            severity=AssetCheckSeverity.ERROR,
-            description=(
-                f"{stats.rows_in} in = {stats.rows_out} out + {stats.rows_rejected} rejected"
-                f" + {stats.rows_deduplicated} duplicates"
-                if conserved
-                else f"{stats.rows_in} rows in but {stats.rows_out} out + {stats.rows_rejected} rejected"
-                f" + {stats.rows_deduplicated} duplicates: rows were lost or invented"
-            ),
-            metadata=counts,
-        )
+        physical_rows = recorded_expected_rows(context, spec, clean.all_sources)
+        yield conservation_result(CONSERVATION_CHECK, clean_asset_key, stats, physical_rows)
         yield from quality.results
         yield from (check for check in (anomaly_check, drift.check) if check is not None)
 

@@ -18,7 +18,7 @@ from upath import UPath
 from etl_assets.lib.paths import expand_source_paths, is_local, resolve_under, split_url
 from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_path
-from etl_assets.lib.sources import read_source
+from etl_assets.lib.sources import SourceRead, read_source_physical
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.spec import SourceSpec
 
@@ -36,9 +36,17 @@ class SourceFiles(ConfigurableResource):
         return storage_path(self.root, self.s3)
 
     def read(self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None) -> pd.DataFrame:
-        """The source's rows; on an object store, failures name the endpoint, the object and
-        the cause, and those no retry can fix (access denied, a refused connection) are
-        ``Failure(allow_retries=False)`` (see ``lib/remote_errors.py``)."""
+        """The source's rows (see :meth:`read_physical`)."""
+        return self.read_physical(spec, name=name, partition_keys=partition_keys).frame
+
+    def read_physical(
+        self, spec: SourceSpec, *, name: str, partition_keys: Sequence[str] | None = None
+    ) -> SourceRead:
+        """The frame and each file's physical count (for the conservation checks).
+
+        On an object store, failures name the endpoint, the object and the cause, and those no
+        retry can fix (access denied, a refused connection) are ``Failure(allow_retries=False)``
+        (see ``lib/remote_errors.py``)."""
         location = self._shown_location(spec)
         if is_local(location):
             return self._read(spec, name, partition_keys)
@@ -50,8 +58,8 @@ class SourceFiles(ConfigurableResource):
         ):
             return self._read(spec, name, partition_keys)
 
-    def _read(self, spec: SourceSpec, name: str, partition_keys: Sequence[str] | None) -> pd.DataFrame:
-        return read_source(
+    def _read(self, spec: SourceSpec, name: str, partition_keys: Sequence[str] | None) -> SourceRead:
+        return read_source_physical(
             spec,
             self.root_path(),
             name=name,

@@ -12,7 +12,7 @@ Columns of the returned frame, in this order:
 * ``_source_row`` (``int64``): the record's place in that file. CSV: the data record (1 = the
   first record after the header; a quoted field spanning lines is one record). JSON: position
   in the list of records. JSON Lines and text: the line number. Parquet: the row;
-* ``_parse_error`` (``str``, CSV only): null, or why the row was rejected (its data columns are
+* ``_parse_error`` (``str``; CSV, JSON and JSON Lines): null, or why the row was rejected (its data columns are
   then null) — the clean step routes such rows to the rejected table;
 * ``_partition`` (``str``, partitioned sources only): the partition key of the row's file.
 
@@ -23,6 +23,12 @@ logged about it; the schema checks downstream are where a changed layout is repo
 
 Every error is a :class:`SourceError` (a ``ValueError``); problems in one file are
 :class:`SourceReadError`, whose message starts with the file and row or line.
+
+:func:`read_source_physical` returns the same frame together with what each file's reader
+counted of its physical input (:class:`~etl_assets.lib.sources.physical.PhysicalInput`: bytes,
+lines, the rows they must produce), for the conservation checks; readers that count nothing
+contribute nothing. The returned frame carries no ``attrs`` (they would end up, or fail to
+serialise, in the stored file's metadata).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -64,6 +71,7 @@ from etl_assets.lib.sources.files import (
 )
 from etl_assets.lib.sources.json import read_json_file, read_jsonl_file
 from etl_assets.lib.sources.parquet import read_parquet_file
+from etl_assets.lib.sources.physical import PHYSICAL_ATTR, PhysicalInput, physical_of
 from etl_assets.lib.sources.text import read_text_file
 from etl_assets.lib.spec import PARTITION_COLUMN, SourceSpec
 
@@ -77,8 +85,10 @@ __all__ = [
     "SourceError",
     "SourceNotFoundError",
     "SourcePathError",
+    "SourceRead",
     "SourceReadError",
     "read_source",
+    "read_source_physical",
     "source_files",
 ]
 
@@ -138,13 +148,35 @@ def source_files(
     return units
 
 
-def _read_files(files: list[SourceFile], spec: SourceSpec) -> list[pd.DataFrame]:
-    """Each unit read by the format's reader; I/O and decompression failures name the file."""
+@dataclass(frozen=True)
+class SourceRead:
+    """A source's frame and, per file read, its reader's physical count (see the module docstring)."""
+
+    frame: pd.DataFrame
+    physical: list[PhysicalInput]
+
+
+def _read_files(
+    files: list[SourceFile],
+    spec: SourceSpec,
+    physical: list[PhysicalInput],
+    partition_key: str | None = None,
+) -> list[pd.DataFrame]:
+    """Each unit read by the format's reader; I/O and decompression failures name the file.
+
+    Each reader's :class:`PhysicalInput` is appended to ``physical`` (with the partition key)
+    and removed from the frame here, before concatenation would drop it.
+    """
     reader = _READERS[spec.format]
     frames = []
     for file in files:
         try:
-            frames.append(reader(file, spec))
+            frame = reader(file, spec)
+            found = physical_of(frame)
+            if found is not None:
+                physical.append(replace(found, partition=partition_key))
+            frame.attrs.pop(PHYSICAL_ATTR, None)
+            frames.append(frame)
         except SourceError:
             raise
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as error:
@@ -185,6 +217,23 @@ def read_source(
 ) -> pd.DataFrame:
     """Read a declared file source under ``root`` into one frame (see the module docstring).
 
+    The same as :func:`read_source_physical` without the physical counts.
+    """
+    return read_source_physical(
+        spec, root, name=name, partition_keys=partition_keys, url_options=url_options
+    ).frame
+
+
+def read_source_physical(
+    spec: SourceSpec,
+    root: str | os.PathLike[str] | UPath,
+    *,
+    name: str,
+    partition_keys: Sequence[str] | None = None,
+    url_options: dict[str, Any] | None = None,
+) -> SourceRead:
+    """Read a declared file source under ``root``: its frame and each file's physical count.
+
     ``name`` is the source's name in the pipeline (used in messages). ``partition_keys`` are
     required for a partitioned source (one file per key: ``{partition}`` in the path is
     replaced by the key) and refused otherwise.
@@ -211,17 +260,16 @@ def read_source(
             raise SourceError(
                 f"source {name!r} is not partitioned (path {spec.path!r}); partition_keys must not be given"
             )
-        return _combine(
-            _read_files(
-                source_files(spec, root, template, name=name, label_prefix=label_prefix), spec
-            )
-        )
+        physical: list[PhysicalInput] = []
+        files = source_files(spec, root, template, name=name, label_prefix=label_prefix)
+        return SourceRead(_combine(_read_files(files, spec, physical)), physical)
 
     if isinstance(partition_keys, str) or not partition_keys:
         raise SourceError(
             f"source {name!r} is partitioned (path {spec.path!r}): a non-empty list of partition_keys is required"
         )
     frames: list[pd.DataFrame] = []
+    physical = []
     for key in partition_keys:
         if _BAD_KEY.search(key):
             raise SourceError(f"source {name!r}: partition key {key!r} cannot be used in a path")
@@ -229,5 +277,7 @@ def read_source(
         files = source_files(
             spec, root, pattern, name=name, partition_key=key, label_prefix=label_prefix
         )
-        frames.extend(_with_partition(frame, key) for frame in _read_files(files, spec))
-    return _combine(frames)
+        frames.extend(
+            _with_partition(frame, key) for frame in _read_files(files, spec, physical, key)
+        )
+    return SourceRead(_combine(frames), physical)

@@ -6,19 +6,30 @@ can then reject one bad value (``abc`` in an int column) or keep a zip code's le
 
 How the file is read:
 
+* The decompressed bytes are read whole (a declared non-UTF-8 encoding is transcoded to UTF-8
+  first; bytes it cannot decode stay as they are, so they are invalid UTF-8 below).
 * The header (after ``skip_rows`` physical lines and any empty lines) is parsed here with
   Python's ``csv`` module from the first bytes of the file, so that duplicate or empty names,
   a wrong delimiter and a ``column_names`` count mismatch are reported clearly before Arrow
-  runs. Arrow is then given the names and told to skip those lines, and every column is typed
-  ``large_string`` (the storage of pandas' ``str`` dtype: the pandas conversion is cheap).
+  runs. Every column is typed ``large_string`` (the storage of pandas' ``str`` dtype: the
+  pandas conversion is cheap).
+* The body is scanned byte by byte (:mod:`etl_assets.lib.sources.csv_scan`): every record's
+  start and end, found without the parser. Broken records (an unclosed quote, a quoted field
+  over ``max_record_lines`` lines, a field over ``max_field_bytes``) and records holding
+  undecodable bytes (found by Arrow's UTF-8 validation, located by a decoding pass only
+  then) are rejected here with their line, reason and whole raw text; Arrow parses the rest,
+  with a block size above the largest record and ``newlines_in_values`` only when a kept
+  record has a quoted line break. Arrow's row count must equal the scan's, or the read fails:
+  rows are never lost silently.
 * A row with the wrong number of fields is, with ``on_bad_lines: reject``, kept: its data
   columns are null and ``_parse_error`` says ``expected N fields, found M: <row text>``.
   Arrow's multithreaded reader does not know row numbers (``InvalidRow.number`` is None), so a
-  file that has such rows is read a second time single-threaded; clean files are read once.
+  file that has such rows is parsed a second time single-threaded; clean files are parsed once.
+  With ``on_bad_lines: error`` any rejected record fails the file, naming its row and line.
 * ``_source_row`` is the data record number: 1 is the first record after the header. Empty
-  lines are not records; a quoted field spanning lines is one record.
-* Arrow's "invalid UTF8" error names no position: on that failure the file is decoded
-  incrementally to name the line and byte offset of the first bad byte.
+  lines are not records; a quoted field spanning lines is one record; a broken record is one.
+* The frame carries a :class:`PhysicalInput`: decompressed bytes, physical lines, and the
+  records the scan found as the rows the file must give.
 """
 
 from __future__ import annotations
@@ -26,13 +37,25 @@ from __future__ import annotations
 import codecs
 import csv as pycsv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from etl_assets.lib.sources.csv_scan import (
+    BodyScan,
+    ScanRules,
+    count_empty_lines,
+    count_line_ends,
+    invalid_utf8_offsets,
+    scan_body,
+)
+from etl_assets.lib.sources.errors import SourceReadError
 from etl_assets.lib.sources.files import (
     PARSE_ERROR_COLUMN,
     SOURCE_FILE_COLUMN,
@@ -45,6 +68,7 @@ from etl_assets.lib.sources.files import (
     is_utf8,
     row_numbers,
 )
+from etl_assets.lib.sources.physical import PhysicalInput, attach_physical
 from etl_assets.lib.spec import PARTITION_COLUMN, SourceSpec
 
 __all__ = ["read_csv_file"]
@@ -55,6 +79,9 @@ _MAX_HEAD = 1 << 26
 _ROW_TEXT = 200
 # Split after "\n", "\r\n" or a lone "\r" (what Arrow treats as line ends), keeping the ends.
 _LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+_LINE_END_BYTES = re.compile(rb"\r\n|\n|\r")
+_BOM = codecs.BOM_UTF8
+_BLOCK = 1 << 20
 _EMPTY_LINES = ("\n", "\r\n", "\r")
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -76,39 +103,63 @@ class _BadRow:
     text: str
 
     def message(self) -> str:
-        return f"expected {self.expected} fields, found {self.actual}: {self.text[:_ROW_TEXT]}"
+        """Why the row was rejected, with its whole raw text (kept in the rejected table)."""
+        return f"expected {self.expected} fields, found {self.actual}: {self.text}"
 
 
 def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
-    """One CSV file as text columns plus ``_source_file``, ``_source_row`` and ``_parse_error``."""
-    layout = _layout(file, spec)
+    """One CSV file as text columns plus ``_source_file``, ``_source_row`` and ``_parse_error``.
+
+    The frame carries the file's :class:`PhysicalInput` (bytes, lines, records found by the
+    byte scan) for the conservation checks.
+    """
+    data = file.read_bytes()
+    layout = _layout(file, spec, data)
     if layout.no_data:
         table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
-        bad: list[_BadRow] = []
+        errors = pa.nulls(0, pa.large_string())
+        lines, detail = _count_lines(data), {"header_lines": layout.skip_lines}
+        records = 0
     else:
-        table, bad = _read_table(file, spec, layout, threads=True)
-        if bad and any(row.number is None for row in bad):
-            table, bad = _read_table(file, spec, layout, threads=False)
-    table, errors = _place_rejected(table, bad, layout.skip_lines)
+        table, errors, figures = _read_body(file, spec, layout, data)
+        lines, records = layout.skip_lines + figures.lines, figures.records
+        detail = {"header_lines": layout.skip_lines, **figures.detail()}
     total = table.num_rows
     table = (
         table.append_column(SOURCE_FILE_COLUMN, constant_strings(file.label, total))
         .append_column(SOURCE_ROW_COLUMN, row_numbers(total))
         .append_column(PARSE_ERROR_COLUMN, errors)
     )
-    return arrow_to_pandas(table)
+    physical = PhysicalInput(
+        file=file.label,
+        bytes=len(data),
+        unit="lines",
+        units=lines,
+        expected_rows=records,
+        emitted_rows=total,
+        detail=tuple(detail.items()),
+    )
+    return attach_physical(arrow_to_pandas(table), physical)
 
 
 # --------------------------------------------------------------------------- the header
 
 
-def _layout(file: SourceFile, spec: SourceSpec) -> _Layout:
-    """Parse the head of the file, reading more of it until the header record is complete."""
+def _layout(file: SourceFile, spec: SourceSpec, data: bytes) -> _Layout:
+    """Parse the head of the file, taking more of it until the header record is complete."""
     size = _FIRST_HEAD
     while True:
-        head, eof = file.read_head(size)
+        head, eof = data[:size], len(data) <= size
         layout = _parse_head(file, spec, head, eof)
         if layout is not None:
+            # a bad byte after the header is one bad record (decoded leniently above), but
+            # one in the header makes the column names unknown: the file cannot be read
+            decodable = _decodable_prefix(spec, head, eof)
+            if decodable < len(head) and decodable < _body_offset(head, layout.skip_lines):
+                raise (
+                    encoding_error(file, spec.encoding)
+                    or file.read_error(f"not valid {spec.encoding}")
+                )
             return layout
         if size >= _MAX_HEAD:
             raise file.read_error(
@@ -118,14 +169,21 @@ def _layout(file: SourceFile, spec: SourceSpec) -> _Layout:
         size *= 4
 
 
-def _decode_head(file: SourceFile, spec: SourceSpec, head: bytes, final: bool) -> str:
-    codec = "utf-8-sig" if is_utf8(spec.encoding) else spec.encoding
+def _decodable_prefix(spec: SourceSpec, head: bytes, final: bool) -> int:
+    """How many bytes of ``head`` decode (all of them, or up to the first bad byte)."""
+    codec = "utf-8" if is_utf8(spec.encoding) else spec.encoding
     try:
-        return codecs.getincrementaldecoder(codec)(errors="strict").decode(head, final)
-    except UnicodeDecodeError:
-        raise (
-            encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
-        ) from None
+        codecs.getincrementaldecoder(codec)(errors="strict").decode(head, final)
+    except UnicodeDecodeError as error:
+        return error.start
+    return len(head)
+
+
+def _decode_head(spec: SourceSpec, head: bytes, final: bool) -> str:
+    """The head as text; undecodable bytes become U+FFFD here (``_layout`` checks they are
+    not in the header; in the body they are rejected per record)."""
+    codec = "utf-8-sig" if is_utf8(spec.encoding) else spec.encoding
+    return codecs.getincrementaldecoder(codec)(errors="replace").decode(head, final)
 
 
 def _parse_head(file: SourceFile, spec: SourceSpec, head: bytes, eof: bool) -> _Layout | None:
@@ -140,7 +198,7 @@ def _parse_head(file: SourceFile, spec: SourceSpec, head: bytes, eof: bool) -> _
             _checked_names(file, list(options.column_names or []), "column_names"), 0, True
         )
 
-    lines = [line for line in _LINE_END.split(_decode_head(file, spec, head, eof)) if line]
+    lines = [line for line in _LINE_END.split(_decode_head(spec, head, eof)) if line]
     if not eof and lines and not lines[-1].endswith(("\n", "\r")):
         lines.pop()  # cut mid-line: the next read will have it whole
     first = options.skip_rows
@@ -243,29 +301,302 @@ def _checked_names(file: SourceFile, names: list[str], origin: str) -> list[str]
 # --------------------------------------------------------------------------- the body
 
 
-def _read_table(
-    file: SourceFile, spec: SourceSpec, layout: _Layout, *, threads: bool
-) -> tuple[pa.Table, list[_BadRow]]:
-    """Arrow's read of the data records; rows with a wrong field count come back separately."""
+def _decoded_bytes(file: SourceFile, spec: SourceSpec, data: bytes) -> bytes:
+    """``data`` as UTF-8 for the scan and Arrow; bytes the encoding cannot decode stay as they
+    were (so they are invalid UTF-8, and rejected with their record)."""
+    if is_utf8(spec.encoding):
+        return data
+    try:
+        text = data.decode(spec.encoding, errors="surrogateescape")
+        return text.encode("utf-8", errors="surrogateescape")
+    except UnicodeError:
+        raise (
+            encoding_error(file, spec.encoding) or file.read_error(f"not valid {spec.encoding}")
+        ) from None
+
+
+def _body_offset(data: bytes, skip_lines: int) -> int:
+    """Byte offset of the first line after ``skip_lines`` lines (and after a byte-order mark)."""
+    offset = len(_BOM) if data.startswith(_BOM) else 0
+    if skip_lines:
+        for count, match in enumerate(_LINE_END_BYTES.finditer(data, offset), start=1):
+            if count == skip_lines:
+                return match.end()
+        return len(data)
+    return offset
+
+
+def _count_lines(data: bytes) -> int:
+    ends = len(_LINE_END_BYTES.findall(data))
+    return ends + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+
+
+def _scan_rules(spec: SourceSpec) -> ScanRules:
     options = spec.csv_options
-    mode = options.on_bad_lines
+    return ScanRules(
+        delimiter=options.delimiter,
+        quote_char=options.quote_char,
+        max_record_lines=options.max_record_lines if options.multiline_values else 1,
+        max_field_bytes=options.max_field_bytes,
+    )
+
+
+@dataclass
+class _Body:
+    """The body's bytes (UTF-8), where it starts, and its scan."""
+
+    data: bytes
+    offset: int
+    scan: BodyScan
+    #: The bytes were transcoded from another encoding (offsets are not the file's).
+    transcoded: bool
+
+    def text(self, index: int) -> str:
+        """The record's raw text, whole, without its line end."""
+        start = self.offset + int(self.scan.starts[index])
+        stop = self.offset + int(self.scan.stops[index])
+        raw = self.data[start:stop]
+        return raw.decode("utf-8", errors="backslashreplace").removesuffix("\n").removesuffix("\r")
+
+    def kept_bytes(self) -> pa.Buffer:
+        """What Arrow parses: the body without the rejected records."""
+        buffer = pa.py_buffer(self.data)
+        if not self.scan.rejected:
+            return buffer.slice(self.offset)
+        mask = self.scan.kept_mask()
+        starts = self.scan.starts[mask] + self.offset
+        stops = self.scan.stops[mask] + self.offset
+        view = memoryview(self.data)
+        return pa.py_buffer(
+            b"".join(view[a:b] for a, b in zip(starts.tolist(), stops.tolist(), strict=True))
+        )
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """What the body physically held: lines, empty lines, records, and how they were found."""
+
+    lines: int
+    empty_lines: int
+    records: int
+    rejected_by_scan: int = 0
+    #: The byte-level record scan ran (quoted line breaks, or rows did not match lines).
+    scanned: bool = False
+    largest_record: int | None = None
+
+    def detail(self) -> dict[str, int]:
+        found = {
+            "empty_lines": self.empty_lines,
+            "records_rejected_by_scan": self.rejected_by_scan,
+            "record_scan": int(self.scanned),
+        }
+        if self.largest_record is not None:
+            found["largest_record_bytes"] = self.largest_record
+        return found
+
+
+@dataclass(frozen=True)
+class _ArrowInput:
+    """What Arrow parses and how: the bytes, quoted line breaks or not, the block size, and
+    the file's record number of Arrow's n-th record."""
+
+    buffer: pa.Buffer
+    newlines: bool
+    block_size: int
+    record_number: Callable[[int], int]
+
+
+def _read_body(
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes
+) -> tuple[pa.Table, pa.Array, _Figures]:
+    """All records of the body, in order: Arrow's rows, and the rejected ones put back in place.
+
+    Fast path: when the body is valid UTF-8 and Arrow's rows equal its non-empty physical
+    lines (counted with ``bytes.count``, not by a parser), every record is one line and
+    nothing was swallowed. Otherwise (a quoted line break, an unclosed quote, a huge record,
+    an undecodable byte) the byte-level scan decides the records and Arrow reads again.
+    """
+    utf8 = _decoded_bytes(file, spec, data)
+    offset = _body_offset(utf8, layout.skip_lines)
+    fast = _read_fast(file, spec, layout, utf8, offset)
+    if fast is not None:
+        return fast
+    body = _Body(utf8, offset, scan_body(utf8, offset, _scan_rules(spec)), utf8 is not data)
+    mode = spec.csv_options.on_bad_lines
+    if not _is_utf8(utf8, offset):
+        if mode == "error":
+            located = encoding_error(file, spec.encoding)
+            raise located or file.read_error(f"not valid {spec.encoding}")
+        _reject_undecodable(spec, body)
+    if mode == "error" and body.scan.rejected:
+        _raise_first_rejected(file, layout, body)
+    if body.scan.records == len(body.scan.rejected):
+        table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
+        bad: list[_BadRow] = []
+    else:
+        source = _ArrowInput(
+            body.kept_bytes(),
+            body.scan.multiline,
+            max(_BLOCK, 2 * body.scan.largest_kept() + _BLOCK),
+            partial(_record_number, body),
+        )
+        table, bad = _read_table(file, spec, layout, source, threads=True)
+        if bad and any(row.number is None for row in bad):
+            table, bad = _read_table(file, spec, layout, source, threads=False)
+    kept = body.scan.records - len(body.scan.rejected)
+    if table.num_rows + len(bad) != kept:
+        raise file.read_error(
+            f"the CSV parser returned {table.num_rows + len(bad)} rows but the byte scan found "
+            f"{kept} records to parse: rows would be lost or invented, so the file is not read "
+            "(please report this file to the etl_assets maintainers)"
+        )
+    table, errors = _place_rejected(table, bad)
+    table, errors = _place_broken(table, errors, body, layout)
+    scan = body.scan
+    figures = _Figures(
+        lines=scan.lines,
+        empty_lines=scan.empty_lines,
+        records=scan.records,
+        rejected_by_scan=len(scan.rejected),
+        scanned=True,
+        largest_record=int((scan.stops - scan.starts).max()) if scan.records else 0,
+    )
+    return table, errors, figures
+
+
+def _read_fast(
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes, offset: int
+) -> tuple[pa.Table, pa.Array, _Figures] | None:
+    """The body read in one Arrow pass, or None when the records are not simply its lines."""
+    options = spec.csv_options
+    if not _is_utf8(data, offset):
+        return None
+    lines = count_line_ends(data, offset)
+    source = _ArrowInput(pa.py_buffer(data).slice(offset), options.multiline_values, _BLOCK, int)
+    try:
+        table, bad = _read_table(file, spec, layout, source, threads=True, stop_on_bad=False)
+    except SourceReadError:
+        return None  # e.g. a record larger than a block ("straddling"): the scan sizes blocks
+    rows = table.num_rows + len(bad)
+    # rows == lines: every line is a record. Fewer: only empty lines may make up the difference
+    empty = 0 if rows == lines else count_empty_lines(data, offset)
+    if rows != lines - empty or rows == 0:
+        return None  # a record spans lines (or swallowed some): the scan decides
+    # Arrow fails ("straddling") on a record spanning a whole block, so after a pass with
+    # 1 MiB blocks every record is under 2 MiB: only a smaller limit needs checking
+    if options.max_field_bytes < 2 * _BLOCK and _has_field_over(table, options.max_field_bytes):
+        return None
+    if _last_line_is_broken(data, offset, _scan_rules(spec)):
+        return None  # a quote left open at the end of the file swallows nothing, but is broken
+    if bad and any(row.number is None for row in bad):
+        table, bad = _read_table(file, spec, layout, source, threads=False, stop_on_bad=False)
+    if bad and options.on_bad_lines == "error":
+        first = min(bad, key=lambda row: row.number or 0)
+        raise file.read_error(
+            f"{first.message()[: _ROW_TEXT + 40]} (on_bad_lines is error; set it to reject "
+            "to keep such rows in the rejected table)",
+            row=first.number,
+        )
+    table, errors = _place_rejected(table, bad)
+    return table, errors, _Figures(lines=lines, empty_lines=empty, records=lines - empty)
+
+
+def _last_line_is_broken(data: bytes, offset: int, rules: ScanRules) -> bool:
+    """Whether the last non-empty line leaves a quote open at the end of the file.
+
+    When every record is one line, that is the only place an unclosed quote can hide.
+    """
+    end = len(data)
+    while end > offset and data[end - 1] in b"\r\n":
+        end -= 1
+    newline = data.rfind(b"\n", offset, end)
+    start = max(newline, data.rfind(b"\r", max(newline, offset), end), offset - 1) + 1
+    return bool(scan_body(data, start, rules).rejected)
+
+
+def _has_field_over(table: pa.Table, limit: int) -> bool:
+    """Some value is longer than ``limit`` bytes (read from the offsets only)."""
+    for column in table.itercolumns():
+        longest = pc.max(pc.binary_length(column)).as_py()
+        if longest is not None and longest > limit:
+            return True
+    return False
+
+
+def _raise_first_rejected(file: SourceFile, layout: _Layout, body: _Body) -> None:
+    index = min(body.scan.rejected)
+    line = layout.skip_lines + int(body.scan.first_lines[index]) + 1
+    raise file.read_error(
+        f"line {line}: {body.scan.rejected[index]}: {body.text(index)[:_ROW_TEXT]} "
+        "(on_bad_lines is error; set it to reject to keep such records in the rejected table)",
+        row=index + 1,
+    )
+
+
+def _is_utf8(data: bytes, offset: int) -> bool:
+    """Whether ``data[offset:]`` is valid UTF-8 (Arrow's SIMD validation, no copy).
+
+    Checked before Arrow parses, so its row callback never meets undecodable row text.
+    """
+    body = pa.py_buffer(data).slice(offset)
+    ends = pa.py_buffer(np.array([0, body.size], dtype=np.int64))
+    try:
+        pa.LargeStringArray.from_buffers(1, ends, body).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _reject_undecodable(spec: SourceSpec, body: _Body) -> None:
+    """Reject the records holding bytes that are not valid text, naming the first bad byte."""
+    offsets = invalid_utf8_offsets(memoryview(body.data)[body.offset :].tobytes())
+    records = body.scan.record_of(offsets)
+    for offset, index in zip(offsets.tolist(), records.tolist(), strict=True):
+        if index < 0 or index in body.scan.rejected:
+            continue
+        absolute = body.offset + offset
+        byte = body.data[absolute : absolute + 1].hex()
+        where = (
+            f"in the record, {offset - int(body.scan.starts[index])} bytes from its start"
+            if body.transcoded
+            else f"at byte offset {absolute} (0-based, in the decompressed file)"
+        )
+        body.scan.rejected[index] = (
+            f"not valid {spec.encoding}: byte 0x{byte} {where} cannot be decoded"
+        )
+
+
+def _read_table(
+    file: SourceFile,
+    spec: SourceSpec,
+    layout: _Layout,
+    source: _ArrowInput,
+    *,
+    threads: bool,
+    stop_on_bad: bool = True,
+) -> tuple[pa.Table, list[_BadRow]]:
+    """Arrow's read of ``source``; rows with a wrong field count come back separately.
+
+    With ``on_bad_lines: error`` and ``stop_on_bad`` the first such row fails the read.
+    """
+    options = spec.csv_options
+    stop = options.on_bad_lines == "error" and stop_on_bad
     bad: list[_BadRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         bad.append(_BadRow(row.number, row.expected_columns, row.actual_columns, row.text))
-        return "error" if mode == "error" else "skip"
+        return "error" if stop else "skip"
 
     read_options = pacsv.ReadOptions(
         use_threads=threads,
         column_names=layout.names,
-        skip_rows=layout.skip_lines,
-        **({} if is_utf8(spec.encoding) else {"encoding": spec.encoding}),
+        block_size=source.block_size,
     )
     parse_options = pacsv.ParseOptions(
         delimiter=options.delimiter,
         quote_char=options.quote_char,
         double_quote=True,
-        newlines_in_values=options.multiline_values,
+        newlines_in_values=source.newlines,
         invalid_row_handler=on_invalid_row,
     )
     convert_options = pacsv.ConvertOptions(
@@ -274,49 +605,45 @@ def _read_table(
         strings_can_be_null=True,
     )
     try:
-        with file.open_arrow() as stream:
-            table = pacsv.read_csv(
-                stream,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-    except (pa.ArrowInvalid, UnicodeDecodeError, OSError, EOFError) as error:
-        if bad and mode == "error":
+        table = pacsv.read_csv(
+            pa.BufferReader(source.buffer),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        if bad and stop:
             if threads:
                 # Threads report bad rows out of order and without numbers: read again in
                 # order, which stops at the first one and knows its number.
-                return _read_table(file, spec, layout, threads=False)
+                return _read_table(file, spec, layout, source, threads=False)
             first = bad[0]
-            number = None if first.number is None else first.number - layout.skip_lines
+            number = None if first.number is None else source.record_number(first.number)
             raise file.read_error(
-                f"{first.message()} (on_bad_lines is error; set it to reject to keep such rows "
-                "in the rejected table)",
+                f"{first.message()[: _ROW_TEXT + 40]} (on_bad_lines is error; set it to reject "
+                "to keep such rows in the rejected table)",
                 row=number,
             ) from None
-        if isinstance(error, UnicodeDecodeError) or "UTF8" in str(error) or "decode" in str(error):
-            located = encoding_error(file, spec.encoding)
-            if located is not None:
-                raise located from None
         raise file.read_error(f"cannot read as CSV: {error}") from None
     return table, bad
 
 
-def _place_rejected(
-    table: pa.Table, bad: list[_BadRow], skip_lines: int
-) -> tuple[pa.Table, pa.Array]:
-    """Put rejected rows back where they were (data columns null) and build ``_parse_error``.
+def _record_number(body: _Body, kept_number: int) -> int:
+    """The record number in the file of Arrow's ``kept_number``-th record (both 1-based)."""
+    kept = np.flatnonzero(body.scan.kept_mask())
+    return int(kept[kept_number - 1]) + 1 if 0 < kept_number <= len(kept) else kept_number
 
-    Arrow numbers rows from the start of the file, counting the skipped lines, so the data record
-    number is ``number - skip_lines``. Rows whose position is unknown go to the end (kept, never
-    dropped: row conservation matters more than position).
+
+def _place_rejected(table: pa.Table, bad: list[_BadRow]) -> tuple[pa.Table, pa.Array]:
+    """Put Arrow's wrong-field-count rows back where they were (data columns null).
+
+    Arrow numbers the records it was given from 1. Rows whose position is unknown go to the
+    end (kept, never dropped: row conservation matters more than position).
     """
     total = table.num_rows + len(bad)
     if not bad:
         return table, pa.nulls(total, pa.large_string())
-    records = np.array(
-        [-1 if row.number is None else row.number - skip_lines for row in bad], dtype=np.int64
-    )
+    records = np.array([-1 if row.number is None else row.number for row in bad], dtype=np.int64)
     order = np.argsort(np.where(records < 1, np.iinfo(np.int64).max, records), kind="stable")
     records, messages = records[order], [bad[index].message() for index in order]
     valid = (records >= 1) & (records <= total)
@@ -324,12 +651,42 @@ def _place_rejected(
         positions = np.arange(table.num_rows, total)  # numbering not trusted: append at the end
     else:
         positions = records - 1
+    return _interleave(table, positions, messages, total)
+
+
+def _interleave(
+    table: pa.Table,
+    positions: np.ndarray,
+    messages: list[str],
+    total: int,
+    errors: pa.Array | None = None,
+) -> tuple[pa.Table, pa.Array]:
+    """``table``'s rows in order at the places not in ``positions``; null rows with ``messages`` there."""
     is_good = np.ones(total, dtype=bool)
     is_good[positions] = False
     take = np.zeros(total, dtype=np.int64)
     take[is_good] = np.arange(table.num_rows, dtype=np.int64)
-    table = table.take(pa.array(take, mask=~is_good))
+    take_array = pa.array(take, mask=~is_good)
+    table = table.take(take_array)
     message_index = np.zeros(total, dtype=np.int64)
-    message_index[positions] = np.arange(len(bad), dtype=np.int64)
-    errors = pa.array(messages, pa.large_string()).take(pa.array(message_index, mask=is_good))
-    return table, errors
+    message_index[positions] = np.arange(len(messages), dtype=np.int64)
+    new = pa.array(messages, pa.large_string()).take(pa.array(message_index, mask=is_good))
+    if errors is None:
+        return table, new
+    return table, pc.coalesce(errors.take(take_array), new)
+
+
+def _place_broken(
+    table: pa.Table, errors: pa.Array, body: _Body, layout: _Layout
+) -> tuple[pa.Table, pa.Array]:
+    """Insert the records the scan rejected, with their line, reason and whole raw text."""
+    rejected = body.scan.rejected
+    if not rejected:
+        return table, errors
+    positions = np.array(sorted(rejected), dtype=np.int64)
+    messages = [
+        f"line {layout.skip_lines + int(body.scan.first_lines[index]) + 1}: "
+        f"{rejected[index]}: {body.text(index)}"
+        for index in positions.tolist()
+    ]
+    return _interleave(table, positions, messages, body.scan.records, errors)

@@ -47,6 +47,8 @@ class PhysicalInput:
     emitted_rows: int
     #: Extra counts that explain ``units`` (header lines, empty lines, row groups, ...).
     detail: tuple[tuple[str, int], ...] = ()
+    #: The partition key of the file (set by ``read_source`` for partitioned sources).
+    partition: str | None = None
 
     @property
     def conserved(self) -> bool:

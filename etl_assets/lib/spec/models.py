@@ -111,9 +111,20 @@ class CsvOptions(StrictModel):
     #: ``reject``: a row with the wrong number of fields is kept with its raw text in
     #: ``_parse_error`` and lands in the rejected table; ``error``: the read fails, naming the row.
     on_bad_lines: Literal["reject", "error"] = "reject"
-    #: Quoted values may contain line breaks. Turning this off reads about 30% faster, but a
-    #: quoted line break then splits a record: only for files known to have none.
+    #: Quoted values may contain line breaks. ``false``: a quoted field that runs past the end
+    #: of its line is a broken record (its line is rejected, reading resumes at the next line).
+    #: Files without quoted line breaks read equally fast either way.
     multiline_values: bool = True
+    #: Lines one quoted field may span. A quoted field that spans more (almost always an
+    #: unclosed quote), never closes before the end of the file, or spans lines and closes
+    #: with its quote followed by something other than a delimiter or line end, is a broken
+    #: record: the lines from its start to the line of that quote are rejected whole (raw
+    #: text, line number, reason) and reading resumes at the next line.
+    max_record_lines: int = Field(default=1000, ge=1)
+    #: Largest field, in bytes (default 64 MiB). Fields up to this size are read whole; a
+    #: record with a larger field is rejected with its record number (a larger quoted field
+    #: is a broken record, as above). Records over 1 GiB are rejected whatever this says.
+    max_field_bytes: int = Field(default=64 << 20, ge=1, le=1 << 30)
 
     @field_validator("column_names")
     @classmethod

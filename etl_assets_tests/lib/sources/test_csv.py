@@ -100,11 +100,11 @@ def test_ragged_row_numbers_in_a_large_multithreaded_file(root, write):
     assert (frame["_source_row"].to_numpy() == range(1, 300_001)).all()
 
 
-def test_ragged_row_text_is_cut_to_200_characters(root, write):
-    write("r.csv", "a,b\n" + ",".join(["v" * 50] * 6) + "\n")
+def test_ragged_row_text_is_kept_whole(root, write):
+    text = ",".join(["v" * 50] * 6)
+    write("r.csv", "a,b\n" + text + "\n")
     message = _read(root, "r.csv")["_parse_error"].iloc[0]
-    assert message.startswith("expected 2 fields, found 6: vvv")
-    assert len(message) == len("expected 2 fields, found 6: ") + 200
+    assert message == "expected 2 fields, found 6: " + text
 
 
 def test_ragged_row_with_on_bad_lines_error_names_file_and_row(root, write):
@@ -126,7 +126,7 @@ def test_non_utf8_byte_names_line_and_offset(root, write):
     content = b"city,n\nParis,1\nZ\xfcrich,2\n"
     write("landing/l.csv", content)
     with pytest.raises(SourceReadError) as caught:
-        _read(root, "landing/l.csv")
+        _read(root, "landing/l.csv", csv={"on_bad_lines": "error"})
     message = str(caught.value)
     assert message.startswith("landing/l.csv, line 3: not valid utf-8: byte 0xfc at byte offset 16")
     assert content.index(b"\xfc") == 16
@@ -141,9 +141,16 @@ def test_non_utf8_byte_deep_in_a_file_is_located(root, write):
     data = data[:position] + b"49000,caf\xe9\n" + data[data.index(b"\n", position) + 1 :]
     write("deep.csv", data)
     with pytest.raises(SourceReadError) as caught:
-        _read(root, "deep.csv")
+        _read(root, "deep.csv", csv={"on_bad_lines": "error"})
     assert caught.value.line == 49_002  # header + 49000 records before it + 1
     assert f"at byte offset {position + len('49000,caf')}" in str(caught.value)
+    # the default (reject) keeps the other 49,999 rows and rejects that one, offset named
+    frame = _read(root, "deep.csv")
+    errors = frame[frame["_parse_error"].notna()]
+    assert len(frame) == 50_000
+    assert errors["_source_row"].tolist() == [49_001]
+    assert f"byte 0xe9 at byte offset {position + len('49000,caf')}" in errors["_parse_error"].iloc[0]
+    assert errors["_parse_error"].iloc[0].endswith(": 49000,caf\\xe9")
 
 
 def test_wrong_delimiter_is_reported_with_the_likely_one(root, write):
@@ -228,4 +235,4 @@ def test_gzip_declared_but_not_compressed_is_a_read_error(root, write):
 def test_non_utf8_inside_a_gzip_file_names_the_line(root, write):
     write("l.csv.gz", b"a\nok\nd\xe9j\xe0\n")
     with pytest.raises(SourceReadError, match=r"^l\.csv\.gz, line 3: not valid utf-8"):
-        _read(root, "l.csv.gz")
+        _read(root, "l.csv.gz", csv={"on_bad_lines": "error"})
