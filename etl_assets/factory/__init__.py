@@ -24,7 +24,6 @@ from etl_assets.factory.partitions import partitions_definition
 from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
-from etl_assets.lib.io.postgres import PostgresIOManager
 from etl_assets.lib.resources import S3Config, SourceFiles
 from etl_assets.lib.resources.embedding import EmbeddingModel
 from etl_assets.lib.resources.http import HttpClientResource
@@ -95,6 +94,9 @@ def build_resources(
         if fmt in IO_MANAGER_CLASSES:
             resources[key] = io_manager_for(fmt, storage, s3=s3)
     if postgres is not None:
+        # psycopg loads only when PostgreSQL is configured
+        from etl_assets.lib.io.postgres import PostgresIOManager
+
         resources[POSTGRES_RESOURCE_KEY] = postgres
         resources[IO_MANAGER_KEYS["postgres"]] = PostgresIOManager(postgres=postgres)
     return resources

@@ -12,9 +12,6 @@ from typing import Any
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
-from etl_assets.lib.quality.anomaly import tag_anomalies, top_anomalies
-from etl_assets.lib.quality.anomaly_spec import anomaly_config
-from etl_assets.lib.quality.schema import mask_pii, pii_columns
 from etl_assets.lib.spec.models import CleanSpec
 
 ANOMALY_CHECK = "anomaly_rate"
@@ -48,6 +45,7 @@ def _sample_columns(clean: CleanSpec) -> list[str]:
 
 def _pii(clean: CleanSpec) -> set[str]:
     """Columns declared, or tagged by pattern anomalies, with a personally identifiable type."""
+    from etl_assets.lib.quality.schema import pii_columns
     from etl_assets.lib.quality.semantic import SEMANTIC_TYPES
 
     patterns = clean.anomalies.pattern_columns if clean.anomalies is not None else {}
@@ -56,12 +54,17 @@ def _pii(clean: CleanSpec) -> set[str]:
 
 def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]]:
     """The top anomalies with PII values masked, as in the schema check's failing-row sample."""
+    from etl_assets.lib.quality.schema import mask_pii
+
     hidden = _pii(clean)
     return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
 
 def tag_clean_output(clean: CleanSpec, frame: pd.DataFrame, asset_key: AssetKey) -> tuple[pd.DataFrame, AssetCheckResult | None]:
     """``frame`` tagged with the anomaly columns and the ``anomaly_rate`` check result (or unchanged and None)."""
+    from etl_assets.lib.quality.anomaly import tag_anomalies, top_anomalies
+    from etl_assets.lib.quality.anomaly_spec import anomaly_config
+
     spec = clean.anomalies
     if spec is None:
         return frame, None
