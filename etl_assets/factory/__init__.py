@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dagster import AssetsDefinition, Definitions, RetryPolicy
+from dagster import AssetsDefinition, Definitions, PartitionsDefinition, RetryPolicy
 
 from etl_assets.factory.assets import build_aggregate_asset, build_clean_asset, build_raw_asset
 from etl_assets.factory.automation import (
@@ -20,7 +20,7 @@ from etl_assets.factory.automation import (
 )
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
-from etl_assets.factory.partitions import partitions_definition
+from etl_assets.factory.partitions import partitions_definition, single_run_backfill_accepted
 from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
@@ -31,6 +31,23 @@ from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
+
+
+def _pipeline_assets(
+    spec: PipelineSpec, partitions_def: PartitionsDefinition | None, network_retry: RetryPolicy | None
+) -> list[AssetsDefinition]:
+    assets: list[AssetsDefinition] = [
+        build_http_raw_asset(spec, name, partitions_def, network_retry)
+        if src.format == "http"
+        else build_postgres_raw_asset(spec, name, partitions_def)
+        if src.format == "postgres"
+        else build_raw_asset(spec, name, partitions_def)
+        for name, src in spec.sources.items()
+    ]
+    assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
+    assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
+    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
+    return assets
 
 
 def build_pipeline_definitions(
@@ -45,17 +62,8 @@ def build_pipeline_definitions(
     or when a source reads an ``s3://`` URL.
     """
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
-    assets: list[AssetsDefinition] = [
-        build_http_raw_asset(spec, name, partitions_def, network_retry)
-        if src.format == "http"
-        else build_postgres_raw_asset(spec, name, partitions_def)
-        if src.format == "postgres"
-        else build_raw_asset(spec, name, partitions_def)
-        for name, src in spec.sources.items()
-    ]
-    assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
-    assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
-    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
+    with single_run_backfill_accepted():
+        assets = _pipeline_assets(spec, partitions_def, network_retry)
     remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
     job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
     schedule = build_schedule(spec, job, partitions_def)
