@@ -32,7 +32,9 @@ def _requirements(config: Mapping[str, Any]) -> Sequence[ExecutorRequirement]:
 def default_executor_config(spec: ExecutorSpec) -> dict[str, Any]:
     """The executor config a run gets when its run config names none."""
     if spec.type == "multiprocess":
-        return {"multiprocess": {"max_concurrent": spec.max_concurrent} if spec.max_concurrent else {}}
+        return {
+            "multiprocess": {"max_concurrent": spec.max_concurrent} if spec.max_concurrent else {}
+        }
     return {"in_process": {}}
 
 
