@@ -18,6 +18,7 @@ from etl_assets.factory.automation import (
     build_schedule,
     pipeline_job_name,
 )
+from etl_assets.factory.executors import executor_for
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
 from etl_assets.factory.partitions import partitions_definition, single_run_backfill_accepted
@@ -29,6 +30,7 @@ from etl_assets.lib.resources.embedding import EmbeddingModel
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
+from etl_assets.lib.spec.models import ExecutorSpec
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
 
@@ -139,8 +141,11 @@ def build_definitions(
     per_pipeline = [
         build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec)) for spec in specs
     ]
+    # Runs of asset selections (landing sensors, the UI's "Materialize" of some assets) use the
+    # code location's default executor: in process too, switchable by run config like the jobs'.
     return Definitions.merge(
-        *per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3, postgres))
+        *per_pipeline,
+        Definitions(resources=build_resources(data_root, output_root, s3, postgres), executor=executor_for(ExecutorSpec())),
     )
 
 

@@ -161,3 +161,13 @@ def test_spec_multiprocess_runs_a_process_per_step(tmp_path: Path) -> None:
     )
     assert run_pid not in step_pids
     assert len(set(step_pids)) == len(step_pids)
+
+
+def test_asset_selection_runs_default_in_process(tmp_path: Path) -> None:
+    """Landing-sensor runs and the UI's Materialize of some assets run the code location's
+    default executor: in process as well, switchable by run config."""
+    repository = build_definitions([parse_spec(SHOP_SPEC)], tmp_path).get_repository_def()
+    sensor = repository.get_sensor_def("shop_orders_landing")
+    for job_name in (sensor.job_name, "__ASSET_JOB"):
+        executor = repository.get_job(job_name).executor_def
+        assert executor.config_schema.as_field().default_value == {"in_process": {}}, job_name
