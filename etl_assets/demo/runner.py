@@ -1,7 +1,9 @@
-"""Materialize every asset of every pipeline into a persistent Dagster instance.
+"""Materialize every asset of a pipeline into a persistent Dagster instance.
 
-Partitioned pipelines run their whole partition range as ONE run (single-run backfill), the
-same run the UI launches for "Materialize all" over a range.
+Partitioned pipelines run a partition range (the demo: the whole range) as ONE run (single-run
+backfill), the same run the UI launches for "Materialize all" over a range. Used by
+``etl-assets demo`` (every pipeline, every partition) and ``etl-assets run`` (one pipeline,
+``--from``/``--to``).
 """
 
 from __future__ import annotations
@@ -49,16 +51,45 @@ def prepare_instance_home(dagster_home: Path, instance_yaml: Path) -> Path:
     return dagster_home
 
 
-def partition_range_tags(spec: PipelineSpec) -> tuple[dict[str, str], str]:
+class PartitionRangeError(ValueError):
+    """A requested range that is not within the pipeline's partitions."""
+
+
+def partition_range_tags(
+    spec: PipelineSpec, first: str | None = None, last: str | None = None
+) -> tuple[dict[str, str], str]:
+    """Run tags of a single-run range ``first``...``last`` (default: all partitions) and its label."""
     if spec.partitions is None:
+        if first is not None or last is not None:
+            raise PartitionRangeError(f"pipeline {spec.pipeline!r} is not partitioned: run it without --from/--to")
         return {}, "-"
     keys = partitions_definition(spec.partitions).get_partition_keys()
-    return {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}, f"{keys[0]}...{keys[-1]} ({len(keys)})"
+    if not keys:
+        raise PartitionRangeError(f"pipeline {spec.pipeline!r} has no complete partition yet")
+    span = f"{spec.partitions.type} partitions {keys[0]}...{keys[-1]}"
+    for label, key in (("--from", first), ("--to", last)):
+        if key is not None and key not in keys:
+            raise PartitionRangeError(f"{label} {key}: not a partition of pipeline {spec.pipeline!r} ({span})")
+    start = keys.index(first) if first is not None else 0
+    end = keys.index(last) if last is not None else len(keys) - 1
+    if start > end:
+        raise PartitionRangeError(f"--from {keys[start]} is after --to {keys[end]}")
+    return (
+        {ASSET_PARTITION_RANGE_START_TAG: keys[start], ASSET_PARTITION_RANGE_END_TAG: keys[end]},
+        f"{keys[start]}...{keys[end]} ({end - start + 1})",
+    )
 
 
-def run_pipeline(defs: Definitions, spec: PipelineSpec, instance: DagsterInstance) -> PipelineRun:
+def run_pipeline(
+    defs: Definitions,
+    spec: PipelineSpec,
+    instance: DagsterInstance,
+    first: str | None = None,
+    last: str | None = None,
+) -> PipelineRun:
+    """One run of the pipeline's job over partitions ``first``...``last`` (default: all)."""
     job = defs.resolve_job_def(pipeline_job_name(spec))
-    tags, described = partition_range_tags(spec)
+    tags, described = partition_range_tags(spec, first, last)
     started = time.perf_counter()
     # Step-level DEBUG events still reach the instance (and the UI); the terminal shows warnings.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from dagster import AssetsDefinition, Definitions, RetryPolicy
+from dagster import AssetsDefinition, Definitions, PartitionsDefinition, RetryPolicy
 
 from etl_assets.factory.assets import build_aggregate_asset, build_clean_asset, build_raw_asset
 from etl_assets.factory.automation import (
@@ -18,21 +18,43 @@ from etl_assets.factory.automation import (
     build_schedule,
     pipeline_job_name,
 )
+from etl_assets.factory.executors import executor_for
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
-from etl_assets.factory.partitions import partitions_definition, with_backfill_policy
+from etl_assets.factory.partitions import (
+    partitions_definition,
+    single_run_backfill_accepted,
+    with_backfill_policy,
+)
 from etl_assets.factory.postgres_source import POSTGRES_RESOURCE_KEY, build_postgres_raw_asset
 from etl_assets.factory.run_retries import with_run_retry_hooks
 from etl_assets.lib.io import IO_MANAGER_KEYS, io_manager_for
 from etl_assets.lib.io.managers import IO_MANAGER_CLASSES
-from etl_assets.lib.io.postgres import PostgresIOManager
 from etl_assets.lib.resources import S3Config, SourceFiles
 from etl_assets.lib.resources.embedding import EmbeddingModel
 from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec, load_specs
+from etl_assets.lib.spec.models import ExecutorSpec
 
 __all__ = ["build_definitions", "build_pipeline_definitions", "definitions_from_folder", "pipeline_job_name"]
+
+
+def _pipeline_assets(
+    spec: PipelineSpec, partitions_def: PartitionsDefinition | None, network_retry: RetryPolicy | None
+) -> list[AssetsDefinition]:
+    assets: list[AssetsDefinition] = [
+        build_http_raw_asset(spec, name, partitions_def, network_retry)
+        if src.format == "http"
+        else build_postgres_raw_asset(spec, name, partitions_def)
+        if src.format == "postgres"
+        else build_raw_asset(spec, name, partitions_def)
+        for name, src in spec.sources.items()
+    ]
+    assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
+    assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
+    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
+    return assets
 
 
 def build_pipeline_definitions(
@@ -47,18 +69,9 @@ def build_pipeline_definitions(
     or when a source reads an ``s3://`` URL.
     """
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
-    assets: list[AssetsDefinition] = [
-        build_http_raw_asset(spec, name, partitions_def, network_retry)
-        if src.format == "http"
-        else build_postgres_raw_asset(spec, name, partitions_def)
-        if src.format == "postgres"
-        else build_raw_asset(spec, name, partitions_def)
-        for name, src in spec.sources.items()
-    ]
-    assets += [build_clean_asset(spec, name, partitions_def) for name in spec.clean]
-    assets += [build_aggregate_asset(spec, name, partitions_def) for name in spec.aggregates]
-    assets += [build_export_asset(spec, name, partitions_def, network_retry) for name in spec.exports]
-    assets = with_run_retry_hooks(with_backfill_policy(assets, spec.partitions))
+    with single_run_backfill_accepted():
+        assets = _pipeline_assets(spec, partitions_def, network_retry)
+        assets = with_run_retry_hooks(with_backfill_policy(assets, spec.partitions))
     remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
     job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
     schedule = build_schedule(spec, job, partitions_def)
@@ -97,6 +110,9 @@ def build_resources(
         if fmt in IO_MANAGER_CLASSES:
             resources[key] = io_manager_for(fmt, storage, s3=s3)
     if postgres is not None:
+        # psycopg loads only when PostgreSQL is configured
+        from etl_assets.lib.io.postgres import PostgresIOManager
+
         resources[POSTGRES_RESOURCE_KEY] = postgres
         resources[IO_MANAGER_KEYS["postgres"]] = PostgresIOManager(postgres=postgres)
     return resources
@@ -131,8 +147,11 @@ def build_definitions(
     per_pipeline = [
         build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec)) for spec in specs
     ]
+    # Runs of asset selections (landing sensors, the UI's "Materialize" of some assets) use the
+    # code location's default executor: in process too, switchable by run config like the jobs'.
     return Definitions.merge(
-        *per_pipeline, Definitions(resources=build_resources(data_root, output_root, s3, postgres))
+        *per_pipeline,
+        Definitions(resources=build_resources(data_root, output_root, s3, postgres), executor=executor_for(ExecutorSpec())),
     )
 
 

@@ -13,7 +13,7 @@ so a partition's tags do not depend on which other partitions shared its run; wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dagster import (
@@ -27,12 +27,10 @@ from dagster import (
     PartitionsDefinition,
 )
 
-from etl_assets.factory.anomaly_reference import VERSION_KEY, WINDOW_KEY, resolve_reference
-from etl_assets.lib.quality.anomaly import FLAG_COLUMN, AnomalyResult, tag_anomalies, top_anomalies
-from etl_assets.lib.quality.anomaly_partitions import tag_anomalies_per_partition
-from etl_assets.lib.quality.anomaly_spec import anomaly_config
-from etl_assets.lib.quality.schema import mask_pii, pii_columns
 from etl_assets.lib.spec.models import PARTITION_COLUMN, CleanSpec
+
+if TYPE_CHECKING:
+    from etl_assets.lib.quality.anomaly import AnomalyResult
 
 ANOMALY_CHECK = "anomaly_rate"
 #: What each row was scored against, recorded on the materialization and the check.
@@ -68,6 +66,7 @@ def _sample_columns(clean: CleanSpec) -> list[str]:
 
 def _pii(clean: CleanSpec) -> set[str]:
     """Columns declared, or tagged by pattern anomalies, with a personally identifiable type."""
+    from etl_assets.lib.quality.schema import pii_columns
     from etl_assets.lib.quality.semantic import SEMANTIC_TYPES
 
     patterns = clean.anomalies.pattern_columns if clean.anomalies is not None else {}
@@ -76,6 +75,8 @@ def _pii(clean: CleanSpec) -> set[str]:
 
 def _masked(rows: list[dict[str, Any]], clean: CleanSpec) -> list[dict[str, Any]]:
     """The top anomalies with PII values masked, as in the schema check's failing-row sample."""
+    from etl_assets.lib.quality.schema import mask_pii
+
     hidden = _pii(clean)
     return [{k: (mask_pii(v) if k in hidden and v is not None else v) for k, v in row.items()} for row in rows]
 
@@ -92,6 +93,8 @@ class ReferenceContext:
 def _rates_by_partition(tagged: pd.DataFrame) -> dict[str, float]:
     if PARTITION_COLUMN not in tagged.columns or tagged.empty:
         return {}
+    from etl_assets.lib.quality.anomaly import FLAG_COLUMN
+
     rates = tagged[FLAG_COLUMN].groupby(tagged[PARTITION_COLUMN].astype("string"), sort=True).mean()
     return {str(key): float(rate) for key, rate in rates.items()}
 
@@ -115,6 +118,12 @@ def _tag(
     """Tag ``frame`` against the reference the spec declares; metadata naming that reference."""
     spec = clean.anomalies
     assert spec is not None
+    # The scoring libraries (scikit-learn) load when a step tags, not with the definitions.
+    from etl_assets.factory.anomaly_reference import VERSION_KEY, WINDOW_KEY, resolve_reference
+    from etl_assets.lib.quality.anomaly import tag_anomalies
+    from etl_assets.lib.quality.anomaly_partitions import tag_anomalies_per_partition
+    from etl_assets.lib.quality.anomaly_spec import anomaly_config
+
     config = anomaly_config(spec)
     if isinstance(spec.reference, str):
         result = tag_anomalies_per_partition(frame, config).result
@@ -147,6 +156,8 @@ def tag_clean_output(
     materialization metadata naming the reference (or ``frame`` unchanged, None and ``{}``).
 
     ``run`` is needed for a window reference (stored on the instance, fitted from storage)."""
+    from etl_assets.lib.quality.anomaly import top_anomalies
+
     spec = clean.anomalies
     if spec is None:
         return frame, None, {}

@@ -64,11 +64,9 @@ from etl_assets.factory.quality_checks import (
     evaluate_clean,
     load_referenced,
 )
-from etl_assets.lib.dedup.clean_step import needs_row_quality
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
-from etl_assets.lib.transforms import aggregate
 
 CONSERVATION_CHECK = "row_conservation"
 
@@ -169,6 +167,9 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         **partitioning(partitioned, partitions_def),
     )
     def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
+        # the step's libraries (pandera, rapidfuzz, ...) load at run time, not with the definitions
+        from etl_assets.lib.dedup.clean_step import needs_row_quality
+
         started = time.perf_counter()
         raw, mapping_checks, mapping_metadata = map_inputs(context, raw, also, spec, name)
         # a best-row dedup needs the per-row quality score (and so the referenced tables) before
@@ -262,6 +263,9 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         **partitioning(partitioned, partitions_def),
     )
     def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
+        # the step's libraries load at run time, not with the definitions
+        from etl_assets.lib.transforms import aggregate
+
         started = time.perf_counter()
         joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
         if not partitioned and PARTITION_COLUMN in source:

@@ -16,6 +16,7 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from etl_assets.factory.executors import executor_for
 from etl_assets.factory.landing_sensor import FILE_TAG, build_landing_sensor
 from etl_assets.lib.spec import PipelineSpec
 
@@ -34,12 +35,14 @@ def build_pipeline_job(
     """Every asset of the pipeline; partitioned assets run for the requested partition(s).
 
     ``op_retry_policy`` retries failed steps (set when storage is remote; see factory.network).
+    The executor is the spec's ``executor`` (see :mod:`etl_assets.factory.executors`).
     """
     return define_asset_job(
         name=pipeline_job_name(spec),
         selection=AssetSelection.groups(spec.pipeline),
         description=spec.description or f"All assets of pipeline {spec.pipeline}",
         op_retry_policy=op_retry_policy,
+        executor_def=executor_for(spec.executor),
     )
 
 

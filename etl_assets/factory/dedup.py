@@ -13,7 +13,6 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetOut, MetadataValue, Output
 
 from etl_assets.factory.keys import duplicates_key
-from etl_assets.lib.dedup import clean_and_deduplicate
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.spec import PipelineSpec
 from etl_assets.lib.spec.models import CleanSpec
@@ -86,6 +85,9 @@ def clean_with_dedup(
         from etl_assets.lib.transforms import clean_table
 
         return clean_table(raw, clean, table=name), [], {}
+    # rapidfuzz, jellyfish, ... load at run time, not with the definitions
+    from etl_assets.lib.dedup import clean_and_deduplicate
+
     keys = dedup_resource_keys(clean)
     embedder = context.resources.embedding_model.encode if EMBEDDING_RESOURCE in keys else None
     done = clean_and_deduplicate(raw, clean, table=name, embedder=embedder, labels=_labels(context, clean), referenced=referenced)

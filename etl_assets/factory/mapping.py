@@ -21,7 +21,6 @@ from dagster import (
 )
 
 from etl_assets.factory.keys import clean_key, raw_key
-from etl_assets.lib.mapping import expected_columns, map_columns
 from etl_assets.lib.spec import PipelineSpec
 from etl_assets.lib.spec.models import CleanSpec
 
@@ -58,6 +57,9 @@ def map_inputs(
     context: AssetExecutionContext, raw: pd.DataFrame, also: dict[str, pd.DataFrame], spec: PipelineSpec, name: str
 ) -> tuple[pd.DataFrame, list[AssetCheckResult], dict[str, Any]]:
     """The inputs mapped to the declared columns and appended; the mapping check; metadata."""
+    # scipy and rapidfuzz load at run time, not with the definitions
+    from etl_assets.lib.mapping import expected_columns, map_columns
+
     clean = spec.clean[name]
     if clean.mapping is None:
         return raw, [], {}

@@ -30,14 +30,7 @@ from dagster import (
 
 from etl_assets.factory.keys import raw_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
-from etl_assets.lib.io.postgres.reader import table_exists
 from etl_assets.lib.resources.postgres import PostgresResource
-from etl_assets.lib.sources.postgres import (
-    accumulate,
-    decode_mark,
-    encode_mark,
-    read_postgres_source,
-)
 from etl_assets.lib.spec import PipelineSpec
 
 HIGH_WATER_MARK = "etl_assets/high_water_mark"
@@ -46,6 +39,8 @@ POSTGRES_RESOURCE_KEY = "postgres"
 
 def previous_high_water_mark(instance: DagsterInstance, key: AssetKey) -> Any:
     """The mark recorded by the asset's latest materialization (None before the first)."""
+    from etl_assets.lib.sources.postgres import decode_mark  # psycopg: at run time
+
     event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return None
@@ -84,6 +79,10 @@ def build_postgres_raw_asset(
         | ({IO_MANAGER_KEYS[storage]} if options.cursor_column else set()),
     )
     def raw_asset(context: AssetExecutionContext) -> Output[pd.DataFrame]:
+        # psycopg and the reader load when the step runs, not when definitions load
+        from etl_assets.lib.io.postgres.reader import table_exists
+        from etl_assets.lib.sources.postgres import accumulate, encode_mark, read_postgres_source
+
         postgres: PostgresResource = getattr(context.resources, POSTGRES_RESOURCE_KEY)
         started = time.perf_counter()
         mark = None

@@ -20,7 +20,7 @@ never loads the rest. The builders here only wire Dagster objects; the work is d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dagster import (
@@ -35,19 +35,14 @@ from dagster import (
 
 from etl_assets.factory.keys import agg_key, clean_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
-from etl_assets.lib.quality.consistency import OrphanReport
-from etl_assets.lib.quality.row_score import reference_orphans
-from etl_assets.lib.quality.schema import (
-    SchemaReport,
-    build_aggregate_schema,
-    build_schema,
-    pii_columns,
-    validate_frame,
-)
-from etl_assets.lib.quality.score import ROW_SCORE_COLUMN, QualityScore, score_table
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
 from etl_assets.lib.spec.models import QualitySpec
-from etl_assets.lib.transforms.results import CleanStats
+
+if TYPE_CHECKING:  # the quality modules (pandera, ...) are imported by the check bodies, at run time
+    from etl_assets.lib.quality.consistency import OrphanReport
+    from etl_assets.lib.quality.schema import SchemaReport
+    from etl_assets.lib.quality.score import QualityScore
+    from etl_assets.lib.transforms.results import CleanStats
 
 SCHEMA_CHECK = "schema"
 REFERENCES_CHECK = "references"
@@ -244,6 +239,10 @@ def evaluate_clean(
     through the IO managers of ``context``. ``missing``: why a referenced table given as absent
     could not be loaded (see :func:`load_referenced`), for the references check's description.
     """
+    from etl_assets.lib.quality.row_score import reference_orphans
+    from etl_assets.lib.quality.schema import build_schema, pii_columns, validate_frame
+    from etl_assets.lib.quality.score import ROW_SCORE_COLUMN, score_table
+
     clean = spec.clean[name]
     quality = _quality(clean.quality)
     key = clean_key(spec.pipeline, name)
@@ -287,6 +286,9 @@ def evaluate_aggregate(
     spec: PipelineSpec, name: str, frame: pd.DataFrame, context: AssetExecutionContext | None = None
 ) -> QualityOutcome:
     """Schema and score of aggregate ``name`` on the frame just built."""
+    from etl_assets.lib.quality.schema import build_aggregate_schema, validate_frame
+    from etl_assets.lib.quality.score import score_table
+
     agg = spec.aggregates[name]
     quality = _quality(agg.quality)
     key = agg_key(spec.pipeline, name)

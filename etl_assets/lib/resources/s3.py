@@ -27,12 +27,14 @@ listing in this process.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import Config
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 from upath import UPath
+
+if TYPE_CHECKING:  # dagster_aws (boto3, and half of Dagster's storage layer) costs ~0.7 s to import
+    from dagster_aws.s3 import S3Resource
 
 S3_PROTOCOLS = ("s3", "s3a")
 #: botocore retries per request (its ``max_attempts``: retries after the first attempt) unless

@@ -961,12 +961,52 @@ class StorageDefaults(StrictModel):
     default: StorageFormat = "parquet"
 
 
+#: Executors a pipeline job can run its steps with; ``celery`` is reserved for the scale-out.
+EXECUTOR_TYPES = ("in_process", "multiprocess")
+
+
+class ExecutorSpec(StrictModel):
+    """How the pipeline's job runs its steps (scheduled, sensor and UI-launched runs).
+
+    ``in_process`` (the default): every step in the run's own process, one after the other;
+    libraries are imported once per run. Best for small and medium pipelines, where a fresh
+    process per step costs more than the step. ``multiprocess``: each step in its own process,
+    at most ``max_concurrent`` at once (unset: one per CPU); for long steps that can run side by
+    side. A deployment can switch either way by run config, as for Dagster's default executor:
+    ``execution: {config: {multiprocess: {max_concurrent: 4}}}`` or ``{in_process: {}}``.
+    """
+
+    type: Literal["in_process", "multiprocess"] = "in_process"
+    #: multiprocess only: how many step processes may run at once (unset: one per CPU).
+    max_concurrent: int | None = Field(default=None, ge=1)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if value == "celery":
+            raise ValueError(
+                "executor 'celery' is not available yet (Celery workers are planned for the scale-out);"
+                " use 'in_process' or 'multiprocess'"
+            )
+        if value not in EXECUTOR_TYPES:
+            raise ValueError(f"unknown executor {value!r}; expected one of {', '.join(EXECUTOR_TYPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _limit_needs_processes(self) -> ExecutorSpec:
+        if self.max_concurrent is not None and self.type != "multiprocess":
+            raise ValueError("max_concurrent applies to executor 'multiprocess' only")
+        return self
+
+
 class PipelineSpec(StrictModel):
     pipeline: str
     description: str | None = None
     storage: StorageDefaults = Field(default_factory=StorageDefaults)
     partitions: PartitionsSpec | None = None
     schedule: ScheduleSpec | None = None
+    #: ``in_process`` | ``multiprocess`` or ``{type: multiprocess, max_concurrent: N}``.
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     sources: dict[str, SourceSpec] = Field(min_length=1)
     clean: dict[str, CleanSpec] = Field(default_factory=dict)
     aggregates: dict[str, AggregateSpec] = Field(default_factory=dict)
@@ -976,6 +1016,12 @@ class PipelineSpec(StrictModel):
     @classmethod
     def _pipeline_name(cls, value: str) -> str:
         return _check_identifier(value)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_shorthand(cls, value: Any) -> Any:
+        """``executor: multiprocess`` is short for ``executor: {type: multiprocess}``."""
+        return {"type": value} if isinstance(value, str) else value
 
     @field_validator("sources", "clean", "aggregates", "exports")
     @classmethod
