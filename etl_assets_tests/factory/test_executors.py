@@ -37,7 +37,7 @@ def shop_with(executor_yaml: str | None) -> str:
         ),
         (
             "executor: {type: in_process, max_concurrent: 2}",
-            "executor: max_concurrent applies to executor 'multiprocess' only",
+            "executor.max_concurrent: max_concurrent applies to executor 'multiprocess' only",
         ),
         (
             "executor: {type: multiprocess, max_concurrent: 0}",

@@ -48,8 +48,6 @@ from etl_assets_tests.servers.postgres import PostgresServer
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("daemon")]
 
 SENSOR = "land_orders_landing"
-#: The SQLite deployment runs in process (one Python process per run): a 2-core CI.
-IN_PROCESS_LOCATION = "etl_assets_tests.integration.in_process_location"
 HEADER = "order_id,kind,amount"
 
 #: raw -> clean (amount at most 1000: a blocking schema rule) -> a partitioned aggregate.
@@ -304,9 +302,7 @@ def sqlite_deployment(
         "tick": TICK_SPEC.replace("CRON_MINUTE", str(fire_at.minute)),
         "fill": FILL_SPEC,
     }
-    deployment = start_deployment(
-        tmp, PROJECT_ROOT / "dagster.yaml", {}, specs, IN_PROCESS_LOCATION
-    )
+    deployment = start_deployment(tmp, PROJECT_ROOT / "dagster.yaml", {}, specs)
     try:
         for days_ago in (0, 1, 2):  # the latest complete partition, whichever day the tick falls on
             key = (now.date() - dt.timedelta(days=days_ago)).isoformat()

@@ -57,7 +57,9 @@ def test_http_counters_add_up_over_attempts_in_separate_processes(
     }
     result = subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_assets.definitions",
-         "--select", "api/raw/users"],
+         "--select", "api/raw/users",
+         # the code location runs in process by default: ask for a process per step attempt
+         "--config-json", '{"execution": {"config": {"multiprocess": {}}}}'],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

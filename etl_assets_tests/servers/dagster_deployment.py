@@ -139,6 +139,9 @@ class Deployment:
         (home / "workspace.yaml").write_text(
             shipped.replace("port: 4000", f"port: {deployment.code_port}")
         )
+        # Create the instance's storage here, once: the code server and the daemon starting
+        # together on an empty SQLite home would both run its migrations ("more than one head").
+        deployment.instance.get_runs(limit=1)
         return deployment
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl_assets.factory.automation import landed_files
+from etl_assets.factory.file_versions import landed_files
 from etl_assets.lib.paths import (
     PathOutsideRootError,
     check_source_path,
@@ -83,7 +83,7 @@ def test_landing_sensor_listing_refuses_links_out_of_the_root(
 ) -> None:
     source = make_spec(format="csv", path="landing/*.csv")
     files = SourceFiles(root=str(data_root))
-    assert [f.relative_path for f in landed_files(source, files, None)] == ["landing/good.csv"]
+    assert [f.path for f in landed_files(source, files, None)] == ["landing/good.csv"]
     (data_root / "landing" / "users.csv").symlink_to(outside / "passwd.csv")
     with pytest.raises(PathOutsideRootError, match=r"users\.csv") as caught:
         landed_files(source, files, None)
