@@ -87,6 +87,10 @@ class Workspace:
         self.data_root.mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # Create the SQLite storage now: run processes started together on an empty home would
+        # both create its tables (and one fails).
+        with DagsterInstance.from_config(str(self.home)) as instance:
+            instance.get_runs(limit=1)
         (self.pipelines / f"{PIPELINE}.yaml").write_text(SPEC.format(storage=self.storage))
 
     @property
