@@ -3,18 +3,27 @@
 A clean ``type: category`` column without declared categories gets as categories the sorted
 values seen in the whole run, so a day built inside a range would carry categories of other
 days, and its stored file would depend on the run's composition. Before a partition is written,
-:func:`compact_dictionaries` keeps in each dictionary only the values that occur in that
-partition (in the dictionary's existing relative order, like pandas
-``remove_unused_categories``), with pandas' smallest index type for that many categories: a day
-stored alone and the same day stored from a range are the same table.
+:func:`compact_dictionaries` keeps in each such dictionary only the values that occur in that
+partition (in the dictionary's order, like pandas ``remove_unused_categories``), with pandas'
+smallest index type for that many categories: a day stored alone and the same day stored from a
+range are the same table.
+
+Which dictionaries: those in sorted order (:func:`sorted_dictionary_columns`), as categories
+inferred from the data always are. A dictionary in any other order is a declared order (a spec's
+``categories: [low, mid, high]``, a frame's own ``CategoricalDtype``): it does not depend on the
+run, so it is stored whole, unused categories included, and reads back exactly. A declared list
+that happens to be sorted is compacted like an inferred one; its order survives (a sorted subset
+of a sorted list), only its unused categories are not stored.
 
 Loading several partitions then meets several dictionaries; :func:`union_dictionaries` makes
 one per column, deterministic for a given list of stored files: the sorted union when every
-part's dictionary is sorted (the undeclared case), else the union in order of first appearance
-across the parts in key order (Arrow's ``unify_dictionaries``).
+part's dictionary is sorted, else (files not written this way) the union in order of first
+appearance across the parts in key order (Arrow's ``unify_dictionaries``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 import pyarrow as pa
@@ -33,12 +42,23 @@ def index_type_for(categories: int) -> pa.DataType:
     return next((t for limit, t in _INDEX_TYPES if categories < limit), pa.int64())
 
 
-def compact_dictionaries(table: pa.Table) -> tuple[pa.Table, list[str]]:
-    """``table`` with each dictionary column holding only the values its rows use, and the
-    names of the columns that changed (none: the same table, zero-copy)."""
+def sorted_dictionary_columns(table: pa.Table) -> list[str]:
+    """The dictionary columns whose dictionary is in sorted order (the ones to compact)."""
+    names = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if not pa.types.is_dictionary(field.type) or column.num_chunks == 0:
+            continue
+        if all(_is_sorted(c.dictionary) for c in column.chunks):
+            names.append(field.name)
+    return names
+
+
+def compact_dictionaries(table: pa.Table, columns: Collection[str]) -> tuple[pa.Table, list[str]]:
+    """``table`` with each dictionary column of ``columns`` holding only the values its rows
+    use, and the names of the columns that changed (none: the same table, zero-copy)."""
     changed: list[str] = []
     for position, field in enumerate(table.schema):
-        if not pa.types.is_dictionary(field.type):
+        if field.name not in columns or not pa.types.is_dictionary(field.type):
             continue
         column = table.column(position)
         compacted = _compact_column(column, field.type)
@@ -56,8 +76,7 @@ def _compact_column(column: pa.ChunkedArray, kind: pa.DictionaryType) -> pa.Chun
     ):
         column = column.unify_dictionaries()
     dictionary = column.chunk(0).dictionary
-    indices = pa.chunked_array([c.indices for c in column.chunks], type=kind.index_type)
-    used = np.sort(pc.drop_null(pc.unique(indices)).to_numpy(zero_copy_only=False))
+    used = _used_codes(column, len(dictionary))
     index_type = index_type_for(len(used))
     if len(used) == len(dictionary) and index_type == kind.index_type:
         return column
@@ -75,6 +94,17 @@ def _compact_column(column: pa.ChunkedArray, kind: pa.DictionaryType) -> pa.Chun
         ],
         type=target,
     )
+
+
+def _used_codes(column: pa.ChunkedArray, size: int) -> np.ndarray:
+    """The dictionary positions some row uses, ascending (a bincount: one pass, no hashing)."""
+    seen = np.zeros(size, dtype=bool)
+    for chunk in column.chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.drop_null(indices)
+        seen[indices.to_numpy(zero_copy_only=False)] = True
+    return np.flatnonzero(seen)
 
 
 def union_dictionaries(table: pa.Table) -> pa.Table:
