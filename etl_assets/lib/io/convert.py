@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_assets.lib.io.dictionaries import union_dictionaries
+
 METADATA_KEY = b"etl_assets"
 # Larger category sets are not stored; they are rebuilt as the sorted distinct values (what
 # pandas' ``astype("category")`` gives), so a huge dictionary does not bloat every file footer.
@@ -63,6 +65,36 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
     return table.replace_schema_metadata(
         {**(table.schema.metadata or {}), METADATA_KEY: json.dumps(extra).encode()}
     )
+
+
+def refresh_dictionary_metadata(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """``table`` with the stored categories and the pandas metadata of ``columns`` (dictionary
+    columns whose dictionary or index type changed, e.g. compacted) made true again, so the
+    schema says what :func:`frame_to_table` would say for the same rows."""
+    if not columns:
+        return table
+    metadata = dict(table.schema.metadata or {})
+    extra = _extra(table.schema)
+    categories = _dictionaries_blob(table)
+    if categories:
+        extra["categories_ipc"] = categories
+    else:
+        extra.pop("categories_ipc", None)
+    metadata[METADATA_KEY] = json.dumps(extra).encode()
+    if b"pandas" in metadata:
+        pandas_meta = json.loads(metadata[b"pandas"])
+        wanted = set(columns)
+        for entry in pandas_meta.get("columns", []):
+            name = entry.get("field_name")
+            if name not in wanted or entry.get("pandas_type") != "categorical":
+                continue
+            field = table.schema.field(name)
+            column = table.column(name)
+            size = len(column.chunk(0).dictionary) if column.num_chunks else 0
+            entry["numpy_type"] = str(field.type.index_type.to_pandas_dtype().__name__)
+            entry.setdefault("metadata", {})["num_categories"] = size
+        metadata[b"pandas"] = json.dumps(pandas_meta).encode()
+    return table.replace_schema_metadata(metadata)
 
 
 def _extra(schema: pa.Schema) -> dict:
@@ -186,7 +218,9 @@ def concat_tables(tables: Sequence[pa.Table], labels: Sequence[str]) -> pa.Table
 
     Types are promoted where Arrow can (a null-only column in one partition, wider ints in
     another); pandas metadata comes from the first partition with rows. ``labels`` name the
-    partitions for the error when two partitions disagree on a column's type.
+    partitions for the error when two partitions disagree on a column's type. Category columns
+    get one dictionary: the sorted union of the parts' dictionaries when each is sorted, else
+    their union in order of first appearance (see ``dictionaries.py``).
     """
     if len(tables) == 1:
         return tables[0]
@@ -198,7 +232,7 @@ def concat_tables(tables: Sequence[pa.Table], labels: Sequence[str]) -> pa.Table
             f"partitions disagree on column types and cannot be combined: {_type_conflicts(tables, labels)}"
         ) from exc
     combined = combined.replace_schema_metadata(source.schema.metadata)
-    return combined.unify_dictionaries()
+    return union_dictionaries(combined)
 
 
 def _type_conflicts(tables: Sequence[pa.Table], labels: Sequence[str]) -> str:

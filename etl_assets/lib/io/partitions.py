@@ -4,7 +4,9 @@ A single-run backfill hands the IO manager ONE frame for many partitions. Every 
 frame says which partition each row belongs to in ``PARTITION_COLUMN``; this turns that into
 ``{partition key: rows}`` covering exactly the run's keys, so each partition's file can be
 replaced on its own. A key without rows maps to an empty table with the full schema: writing it
-clears what an earlier run stored for that key.
+clears what an earlier run stored for that key. Each part's category columns whose categories
+are sorted (inferred from the data) keep only the categories its rows use (``dictionaries.py``),
+so a partition's table depends on its rows alone, not on which other partitions shared the run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl_assets.lib.io.convert import refresh_dictionary_metadata
+from etl_assets.lib.io.dictionaries import compact_dictionaries, sorted_dictionary_columns
 from etl_assets.lib.spec import PARTITION_COLUMN
 
 _SHOWN = 5
@@ -34,8 +38,20 @@ def split_by_partition(table: pa.Table, keys: Sequence[str], asset: str) -> dict
 
     Raises ``ValueError`` for rows whose partition is null or not among ``keys``, and for a
     table without ``PARTITION_COLUMN`` covering more than one key (with one key the column is
-    added, so loaded frames always have it).
+    added, so loaded frames always have it). Sorted dictionaries are compacted per part.
     """
+    columns = sorted_dictionary_columns(table)
+    return {key: _compacted(part, columns) for key, part in _split(table, keys, asset).items()}
+
+
+def _compacted(part: pa.Table, columns: list[str]) -> pa.Table:
+    if not columns:
+        return part
+    compacted, changed = compact_dictionaries(part, columns)
+    return refresh_dictionary_metadata(compacted, changed)
+
+
+def _split(table: pa.Table, keys: Sequence[str], asset: str) -> dict[str, pa.Table]:
     keys = [str(k) for k in keys]
     if PARTITION_COLUMN not in table.column_names:
         if len(keys) != 1:

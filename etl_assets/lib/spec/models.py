@@ -421,6 +421,8 @@ class ColumnSpec(StrictModel):
     true_values: list[str] = Field(default_factory=lambda: ["true", "t", "yes", "y", "1"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "no", "n", "0"])
     #: For category columns: the allowed categories, in order. Other values are rejected.
+    #: Without them the categories are the sorted values seen; a partitioned file stores only
+    #: the sorted categories its rows use (README "Partitions and runs").
     categories: list[str] | None = None
     # quality rules: asserted by the blocking ``schema`` check on the clean table (rows are not
     # rejected for them); see etl_assets.lib.quality.schema
