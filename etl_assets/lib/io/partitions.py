@@ -33,14 +33,18 @@ def _listing(values: Sequence[str]) -> str:
     return ", ".join(values[:_SHOWN]) + more
 
 
-def split_by_partition(table: pa.Table, keys: Sequence[str], asset: str) -> dict[str, pa.Table]:
+def split_by_partition(
+    table: pa.Table, keys: Sequence[str], asset: str, *, compact: bool = True
+) -> dict[str, pa.Table]:
     """``{key: rows of table for key}`` for every key of the run, in the run's key order.
 
     Raises ``ValueError`` for rows whose partition is null or not among ``keys``, and for a
     table without ``PARTITION_COLUMN`` covering more than one key (with one key the column is
-    added, so loaded frames always have it). Sorted dictionaries are compacted per part.
+    added, so loaded frames always have it). With ``compact`` (file storage: one file per
+    partition), sorted dictionaries are compacted per part; PostgreSQL stores text and keeps the
+    table's declared categories in its dtype note, so it splits without compacting.
     """
-    columns = sorted_dictionary_columns(table)
+    columns = sorted_dictionary_columns(table) if compact else []
     return {key: _compacted(part, columns) for key, part in _split(table, keys, asset).items()}
 
 

@@ -84,7 +84,7 @@ class PostgresIOManager(ConfigurableIOManager):
         }
         if context.has_asset_partitions:
             keys = [str(k) for k in context.asset_partition_keys]
-            parts = split_by_partition(table, keys, _name(context))
+            parts = split_by_partition(table, keys, _name(context), compact=False)
             combined = (
                 pa.concat_tables(list(parts.values()))
                 if len(parts) > 1
