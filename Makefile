@@ -8,7 +8,7 @@ export ARROW_DEFAULT_MEMORY_POOL ?= system
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: install demo test lint bench constraints clean ui postgres-server
+.PHONY: install demo test lint bench constraints clean ui postgres-server servers
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,7 @@ demo: install
 	$(BIN)/etl-assets demo
 
 ## Lint, then run the whole test suite.
-test: install postgres-server
+test: install servers
 	$(BIN)/ruff check etl_assets etl_assets_tests benchmarks
 	$(BIN)/pytest -n 2 --dist loadgroup
 
@@ -40,6 +40,13 @@ postgres-server:
 	@test -x $(PG_BIN)/initdb || { \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 postgresql-client-15; }
+
+## Every server binary the tests start for real: PostgreSQL 15, Redis (Celery broker) and
+## Chromium (browser tests), from Debian, each installed only if missing.
+servers: postgres-server
+	@command -v redis-server >/dev/null && command -v chromium >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server chromium; }
 
 bench: install
 	$(BIN)/python benchmarks/run_foundation.py
