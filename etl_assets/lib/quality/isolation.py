@@ -26,7 +26,8 @@ sample (so a partition scored against a stored reference gets the reference's th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,6 +108,55 @@ def fit_sample(matrix: np.ndarray, *, sample_size: int, random_state: int) -> np
     return by_value[np.sort(rng.choice(rows, size=sample_size, replace=False))]
 
 
+@dataclass
+class FittedForest:
+    """The scaler and the forest fitted on a sample, and the sample's scores once computed.
+
+    A deterministic function of the sample and the settings, so a stored reference keeps one and
+    scores every partition with it instead of refitting.
+    """
+
+    scaler: Any
+    model: Any
+    sample: np.ndarray
+    _sample_scores: np.ndarray | None = field(default=None, repr=False)
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        """Paper score of every row of ``matrix``."""
+        if matrix.shape[0] == 0:
+            return np.zeros(0)
+        return -self.model.score_samples(_scaled(self.scaler, matrix))
+
+    def sample_scores(self) -> np.ndarray:
+        if self._sample_scores is None:
+            self._sample_scores = self.score(self.sample)
+        return self._sample_scores
+
+    def threshold(self, contamination: Contamination) -> float:
+        return decision_threshold(None if contamination == "auto" else self.sample_scores(), contamination)
+
+
+def fit_forest(sample: np.ndarray, *, n_estimators: int = 100, random_state: int = 0, n_jobs: int | None = 1) -> FittedForest | None:
+    """Fit the scaler and the seeded forest on ``sample``; ``None`` below two rows."""
+    # imported here: scikit-learn takes about a second to import, and loading the code location
+    # (every spec, every asset) should not pay for it
+    from sklearn.ensemble import IsolationForest
+    from sklearn.preprocessing import RobustScaler
+
+    if sample.shape[0] < 2:
+        return None
+    scaler = RobustScaler().fit(sample)
+    # the trees do not depend on contamination (only scikit-learn's offset_ does, which would
+    # score the sample inside fit): the threshold is computed from the same scores afterwards
+    model = IsolationForest(
+        n_estimators=n_estimators,
+        contamination="auto",
+        random_state=random_state,
+        n_jobs=n_jobs,
+    ).fit(_scaled(scaler, sample))
+    return FittedForest(scaler=scaler, model=model, sample=sample)
+
+
 def scores_from_sample(
     sample: np.ndarray,
     matrix: np.ndarray,
@@ -124,27 +174,21 @@ def scores_from_sample(
     those of ``matrix`` and are not computed a second time (scores are per row, so the threshold
     is the same bit for bit).
     """
-    # imported here: scikit-learn takes about a second to import, and loading the code location
-    # (every spec, every asset) should not pay for it
-    from sklearn.ensemble import IsolationForest
-    from sklearn.preprocessing import RobustScaler
-
     if sample.shape[0] < 2 or matrix.shape[0] == 0:
         return ForestScores(score=np.zeros(matrix.shape[0]), threshold=1.0)
-    scaler = RobustScaler().fit(sample)
-    # the trees do not depend on contamination (only scikit-learn's offset_ does, which would
-    # score the sample inside fit): the threshold is computed here, from the same scores
-    model = IsolationForest(
-        n_estimators=n_estimators,
-        contamination="auto",
-        random_state=random_state,
-        n_jobs=n_jobs,
-    ).fit(_scaled(scaler, sample))
-    score = -model.score_samples(_scaled(scaler, matrix))
-    sample_scores: np.ndarray | None = None
-    if contamination != "auto":
-        sample_scores = score if matrix_is_sample else -model.score_samples(_scaled(scaler, sample))
-    return ForestScores(score=score, threshold=decision_threshold(sample_scores, contamination))
+    forest = fit_forest(sample, n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)
+    assert forest is not None
+    return scores_with(forest, matrix, contamination=contamination, matrix_is_sample=matrix_is_sample)
+
+
+def scores_with(
+    forest: FittedForest, matrix: np.ndarray, *, contamination: Contamination = None, matrix_is_sample: bool = False
+) -> ForestScores:
+    """Score ``matrix`` with a fitted forest; the threshold comes from its sample's scores."""
+    score = forest.score(matrix)
+    if matrix_is_sample and forest._sample_scores is None:
+        forest._sample_scores = score
+    return ForestScores(score=score, threshold=forest.threshold(contamination))
 
 
 def forest_scores(

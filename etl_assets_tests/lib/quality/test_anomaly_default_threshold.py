@@ -17,7 +17,7 @@ from etl_assets.lib.quality.anomaly import (
     IsolationForestConfig,
     tag_anomalies,
 )
-from etl_assets.lib.quality.anomaly_reference import fit_reference
+from etl_assets.lib.quality.anomaly_reference import AnomalyReference, fit_reference
 from etl_assets.lib.quality.anomaly_spec import anomaly_config
 from etl_assets.lib.quality.isolation import (
     DEFAULT_SCORE_Z,
@@ -152,6 +152,13 @@ def test_against_a_reference_the_threshold_is_the_references() -> None:
     part = reference.forest_scores(data.frame.iloc[20:40], config.isolation_forest)
     assert part.threshold == whole.threshold
     np.testing.assert_array_equal(part.score, whole.score[20:40])
+    # the forest is fitted once per reference and settings, and gives what a fresh fit gives
+    assert len(reference._forest_cache) == 1
+    fresh = AnomalyReference.from_json(reference.to_json()).forest_scores(
+        data.frame.iloc[20:40], config.isolation_forest
+    )
+    assert fresh.threshold == part.threshold
+    np.testing.assert_array_equal(fresh.score, part.score)
     # scored against the reference, the normal rows alone still show the outliers' threshold:
     # nothing among them is tagged
     assert not tag_anomalies(data.frame.iloc[20:], config, reference).frame[FLAG_COLUMN].any()
