@@ -59,10 +59,12 @@ class ZScoreConfig:
 @dataclass(frozen=True)
 class IsolationForestConfig:
     columns: Sequence[str]
-    #: Share of rows to flag, or ``"auto"`` (the paper's threshold, score > 0.5). ``auto``
-    #: flagged 35% of the rows of the test data set (flights_with_anomalies), so the default is
-    #: a share: the threshold is then the sample's score quantile that flags that share.
-    contamination: float | str = 0.005
+    #: ``None`` (default): the threshold comes from the fit sample's score distribution, a
+    #: robust z of the score above 4 (:func:`~etl_assets.lib.quality.isolation.robust_threshold`),
+    #: so the share tagged follows the data. A share in (0, 0.5]: flag that share of the fit
+    #: sample (for users who know their rate). ``"auto"``: the paper's threshold, score > 0.5
+    #: (it tags 17% of flights, 35% of the tests' flights_with_anomalies).
+    contamination: float | str | None = None
     sample_size: int = 100_000
     n_estimators: int = 100
     random_state: int = 0

@@ -36,10 +36,12 @@ import pandas as pd
 
 from etl_assets.lib.quality.anomaly import AnomalyConfig, IsolationForestConfig, ZScoreConfig
 from etl_assets.lib.quality.isolation import (
+    FittedForest,
     ForestScores,
+    fit_forest,
     fit_sample,
     forest_matrix,
-    scores_from_sample,
+    scores_with,
 )
 from etl_assets.lib.quality.robust_z import as_float, z_against
 
@@ -125,7 +127,9 @@ class AnomalyReference:
 
     #: JSON-ready document (what is stored); everything else is derived from it.
     document: dict[str, Any]
-    _forest_cache: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    _forest_cache: dict[tuple[int, int, int | None], FittedForest | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def version(self) -> str:
@@ -209,16 +213,20 @@ class AnomalyReference:
             raise ValueError(
                 f"anomaly reference {self.version} holds no IsolationForest sample for columns {list(config.columns)}"
             )
-        if "sample" not in self._forest_cache:
-            self._forest_cache["sample"] = _decode(stored["sample"])
-        return scores_from_sample(
-            self._forest_cache["sample"],
-            forest_matrix(frame, config.columns),
-            contamination=config.contamination,
-            n_estimators=config.n_estimators,
-            random_state=config.random_state,
-            n_jobs=config.n_jobs,
-        )
+        matrix = forest_matrix(frame, config.columns)
+        # fitted once per settings and reused for every partition scored against this reference
+        key = (config.n_estimators, config.random_state, config.n_jobs)
+        if key not in self._forest_cache:
+            self._forest_cache[key] = fit_forest(
+                _decode(stored["sample"]),
+                n_estimators=config.n_estimators,
+                random_state=config.random_state,
+                n_jobs=config.n_jobs,
+            )
+        forest: FittedForest | None = self._forest_cache[key]
+        if forest is None or matrix.shape[0] == 0:
+            return ForestScores(score=np.zeros(matrix.shape[0]), threshold=1.0)
+        return scores_with(forest, matrix, contamination=config.contamination)
 
 
 def fit_reference(

