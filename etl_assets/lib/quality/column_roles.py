@@ -1,0 +1,131 @@
+"""The role of a column, which decides what the draft spec may claim about it.
+
+**Category**: a text column becomes ``type: category`` (with its categories) when its values
+are labels drawn from a small set: at most ``MAX_CATEGORIES`` distinct values, each seen about
+twice or more on average (distinct values at most ``MAX_DISTINCT_SHARE`` of the non-null rows),
+and at least ``MIN_ROWS`` rows to judge from. Identifiers (a name like ``id``/``code``/``key``,
+or values that are e-mails, URLs, UUIDs, person names...) and free text (several words per value
+on average, or sentences) never become categories, however few their values.
+
+**Key evidence**: ``unique`` on a column (and ``dedup`` keys) fail or drop rows on the next file
+when the uniqueness was luck. The draft claims a key only with strong evidence: the column is
+unique and complete over at least ``MIN_KEY_ROWS`` rows, it is not a measurement (floats,
+dates and times, plain numbers without an identifier name), and its name or its values say
+identifier (``id``/``code``/``key``... tokens, or code-like, country or region values). Every
+other candidate becomes a comment for the user to review.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from etl_assets.lib.quality.name_tokens import name_tokens
+
+MAX_CATEGORIES = 100
+MAX_DISTINCT_SHARE = 0.5
+MIN_ROWS = 8
+MIN_KEY_ROWS = 10
+#: More words than this per distinct value on average: free text.
+FREE_TEXT_WORDS = 3.0
+#: Name tokens that say "identifier".
+IDENTIFIER_TOKENS = frozenset(
+    {
+        "id",
+        "ids",
+        "key",
+        "code",
+        "pid",
+        "uuid",
+        "guid",
+        "identifier",
+        "tailnum",
+        "sku",
+        "iso",
+        "iso3",
+        "faa",
+        "iata",
+        "icao",
+        "abbr",
+        "abb",
+        "ref",
+        "no",
+        "num",
+        "number",
+        "serial",
+    }
+)
+#: Semantic types whose values are identifiers or personal free-form values: never categories.
+NOT_CATEGORICAL = frozenset(
+    {
+        "email",
+        "url",
+        "uuid",
+        "ip_address",
+        "phone",
+        "ssn",
+        "credit_card",
+        "person_name",
+        "street_address",
+    }
+)
+#: Semantic types whose values identify an entity: evidence for a key.
+IDENTIFYING = frozenset(
+    {
+        "code",
+        "uuid",
+        "email",
+        "country_alpha3",
+        "country_code",
+        "state_code",
+        "state_name",
+        "country_name",
+        "ticker",
+        "city",
+    }
+)
+
+
+def identifier_name(name: str) -> bool:
+    tokens = name_tokens(name)
+    return any(t in IDENTIFIER_TOKENS for t in tokens) or any(
+        t.endswith("id") and len(t) <= 4 for t in tokens
+    )
+
+
+def free_text(distinct: pd.Series) -> bool:
+    """Several words per value on average, or sentences (a value ending in a full stop after
+    two words or more)."""
+    words = distinct.str.split().str.len().fillna(0)
+    sentence = distinct.str.contains(r"\S+\s+\S+.*\.$", regex=True).fillna(False)
+    return bool(words.mean() > FREE_TEXT_WORDS) or bool(sentence.any())
+
+
+def is_category(name: str, distinct: pd.Series, present_rows: int, semantic: str | None) -> bool:
+    """Whether a text column with these ``distinct`` (stripped) values over ``present_rows``
+    non-null rows is a category (see the module docstring)."""
+    count = len(distinct)
+    if count == 0 or present_rows < MIN_ROWS or count > MAX_CATEGORIES:
+        return False
+    if count / present_rows > MAX_DISTINCT_SHARE:
+        return False
+    if semantic in NOT_CATEGORICAL:
+        return False
+    if (
+        identifier_name(name)
+        and count > 1
+        and semantic not in ("state_code", "country_code", "country_alpha3")
+    ):
+        return False
+    return not free_text(distinct)
+
+
+def strong_key(name: str, storage: str, semantic: str | None, rows: int) -> bool:
+    """Whether a unique, complete column of ``rows`` rows may be declared ``unique`` (and serve
+    as a dedup key) in the draft."""
+    if rows < MIN_KEY_ROWS or storage in ("float", "bool", "date", "datetime", "category"):
+        return False
+    if semantic == "person_name":
+        return False
+    if identifier_name(name):
+        return True
+    return storage == "string" and semantic in IDENTIFYING
