@@ -27,6 +27,8 @@ MIN_ROWS = 8
 MIN_KEY_ROWS = 10
 #: More words than this per distinct value on average: free text.
 FREE_TEXT_WORDS = 3.0
+#: Wordy values seen this many times each on average are labels, not free text.
+LABEL_REPEATS = 5
 #: Name tokens that say "identifier".
 IDENTIFIER_TOKENS = frozenset(
     {
@@ -92,12 +94,14 @@ def identifier_name(name: str) -> bool:
     )
 
 
-def free_text(distinct: pd.Series) -> bool:
-    """Several words per value on average, or sentences (a value ending in a full stop after
-    two words or more)."""
+def free_text(distinct: pd.Series, present_rows: int) -> bool:
+    """Sentences (a value ending in a full stop after two words or more), or several words per
+    value on average when the values seldom repeat. A long label repeated on every row
+    (``Fertility rate, total (births per woman)``) is still a label."""
     words = distinct.str.split().str.len().fillna(0)
     sentence = distinct.str.contains(r"\S+\s+\S+.*\.$", regex=True).fillna(False)
-    return bool(words.mean() > FREE_TEXT_WORDS) or bool(sentence.any())
+    wordy = bool(words.mean() > FREE_TEXT_WORDS) and present_rows / max(len(distinct), 1) < LABEL_REPEATS
+    return wordy or bool(sentence.any())
 
 
 def is_category(name: str, distinct: pd.Series, present_rows: int, semantic: str | None) -> bool:
@@ -116,7 +120,7 @@ def is_category(name: str, distinct: pd.Series, present_rows: int, semantic: str
         and semantic not in ("state_code", "country_code", "country_alpha3")
     ):
         return False
-    return not free_text(distinct)
+    return not free_text(distinct, present_rows)
 
 
 def strong_key(name: str, storage: str, semantic: str | None, rows: int) -> bool:

@@ -254,6 +254,21 @@ def _hinted(name: str, kind: str) -> bool:
     return any_hint(name, hints)
 
 
+#: Text that only says "number" is as weak as a number column: without a name hint, coordinates
+#: must be written with decimals and amounts with a symbol, thousands separators or cents
+#: (``4``, ``6``, ``rotary`` cylinders are not latitudes).
+_PLAIN_TEXT_SHAPES = {
+    "latitude": r"[-+]?\d{1,3}\.\d+",
+    "longitude": r"[-+]?\d{1,3}\.\d+",
+    "currency_amount": r".*(?:[$€£¥]|\d,\d{3}|\.\d{2}(?:\s?[A-Z]{3})?$).*",
+}
+
+
+def _written_as(sample: pd.Series, kind: str) -> bool:
+    text = sample.astype("string[pyarrow]").str.strip()
+    return bool(text.str.fullmatch(_PLAIN_TEXT_SHAPES[kind]).fillna(False).mean() >= SEMANTIC_THRESHOLD)
+
+
 def _fixed_length(sample: pd.Series) -> bool:
     lengths = pd.Series(pd.unique(sample.astype("string[pyarrow]"))).str.len()
     return bool(lengths.value_counts(normalize=True).iloc[0] >= CODE_SAME_LENGTH) if len(lengths) else False
@@ -278,6 +293,8 @@ def _semantic(name: str, sample: pd.Series, storage: str) -> tuple[str | None, f
     passing = []
     for kind in kinds:
         weak = storage in ("int", "float") and kind in WEAK_NUMERIC
+        if storage != "int" and storage != "float" and kind in _PLAIN_TEXT_SHAPES:
+            weak = not _written_as(sample, kind)
         hinted = _hinted(name, kind)
         if shares[kind] >= SEMANTIC_THRESHOLD and (hinted or not weak):
             passing.append((not hinted, SPECIFICITY.index(kind), kind))
