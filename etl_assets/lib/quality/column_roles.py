@@ -50,12 +50,12 @@ IDENTIFIER_TOKENS = frozenset(
         "abbr",
         "abb",
         "ref",
-        "no",
-        "num",
-        "number",
         "serial",
     }
 )
+#: Tokens that say "identifier" only as the last word (``order_no``, ``sample_number``; not
+#: ``smoking_no_cancer_yes``).
+IDENTIFIER_LAST_TOKENS = frozenset({"no", "num", "nr", "number"})
 #: Semantic types whose values are identifiers or personal free-form values: never categories.
 NOT_CATEGORICAL = frozenset(
     {
@@ -89,9 +89,9 @@ IDENTIFYING = frozenset(
 
 def identifier_name(name: str) -> bool:
     tokens = name_tokens(name)
-    return any(t in IDENTIFIER_TOKENS for t in tokens) or any(
-        t.endswith("id") and len(t) <= 4 for t in tokens
-    )
+    if not tokens:
+        return False
+    return any(t in IDENTIFIER_TOKENS for t in tokens) or tokens[-1] in IDENTIFIER_LAST_TOKENS
 
 
 def free_text(distinct: pd.Series, present_rows: int) -> bool:
@@ -100,7 +100,10 @@ def free_text(distinct: pd.Series, present_rows: int) -> bool:
     (``Fertility rate, total (births per woman)``) is still a label."""
     words = distinct.str.split().str.len().fillna(0)
     sentence = distinct.str.contains(r"\S+\s+\S+.*\.$", regex=True).fillna(False)
-    wordy = bool(words.mean() > FREE_TEXT_WORDS) and present_rows / max(len(distinct), 1) < LABEL_REPEATS
+    wordy = (
+        bool(words.mean() > FREE_TEXT_WORDS)
+        and present_rows / max(len(distinct), 1) < LABEL_REPEATS
+    )
     return wordy or bool(sentence.any())
 
 
@@ -133,3 +136,9 @@ def strong_key(name: str, storage: str, semantic: str | None, rows: int) -> bool
     if identifier_name(name):
         return True
     return storage == "string" and semantic in IDENTIFYING
+
+
+def measurement(name: str, storage: str) -> bool:
+    """A measured quantity, not a label: floats, and integers without an identifier name
+    (``net_generation``, ``income``, counts). Never a key, not even a key to review."""
+    return storage in ("float", "bool") or (storage == "int" and not identifier_name(name))

@@ -41,7 +41,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from etl_assets.lib.quality.column_roles import identifier_name, is_category, strong_key
+from etl_assets.lib.quality.column_roles import (
+    identifier_name,
+    is_category,
+    measurement,
+    strong_key,
+)
 from etl_assets.lib.quality.date_layouts import Layout, detect_epoch, detect_layout
 from etl_assets.lib.quality.name_tokens import any_hint
 from etl_assets.lib.quality.semantic import SEMANTIC_TYPES, valid_mask
@@ -429,11 +434,12 @@ def _names_related(column: str, ref_table: str, ref_column: str) -> bool:
 
 
 def foreign_keys(tables: list[TableProfile], frames: dict[str, pd.DataFrame]) -> list[ForeignKey]:
-    """Columns included (coverage >= 80%) in another table's single-column key."""
+    """Columns included (coverage >= 80%) in another table's single-column key, among the keys
+    with strong evidence: a column unique by chance (a company name, a rank) is no reference."""
     found: list[ForeignKey] = []
     text = {"string"}
     for ref in tables:
-        for key in [k[0] for k in ref.primary_keys if len(k) == 1]:
+        for key in [k[0] for k in ref.keys if len(k) == 1]:  # only keys with identifier evidence
             key_profile = ref.column(key)
             key_values = frames[ref.name][key]
             for table in tables:
@@ -583,7 +589,9 @@ def draft_yaml(report: InferenceReport, pipeline: str = "inferred", frames: dict
         names = {c.name: _identifier(c.name) for c in table.columns}
         seen: set[str] = set()
         single_keys = {k[0] for k in table.keys if len(k) == 1}
-        review = {k[0] for k in table.primary_keys if len(k) == 1} - single_keys
+        kinds = {c.name: c.storage_type for c in table.columns}
+        reviewable = [k for k in table.primary_keys if k not in table.keys and not any(measurement(c, kinds[c]) for c in k)]
+        review = {k[0] for k in reviewable if len(k) == 1}
         for c in table.columns:
             ident = names[c.name]
             while ident in seen:
@@ -630,7 +638,7 @@ def draft_yaml(report: InferenceReport, pipeline: str = "inferred", frames: dict
         if multi and not single_keys:
             out.append(f"    dedup: {_flow({'keys': [names[c] for c in multi[0]]})}   # identifier columns, unique together")
         elif not table.keys:
-            weak = [k for k in table.primary_keys if len(k) > 1]
+            weak = [k for k in reviewable if len(k) > 1]
             if weak:
                 out.append(f"    # candidate dedup keys (unique together in this file; review): {weak[0]}")
     return "\n".join(out) + "\n"
