@@ -45,7 +45,11 @@ def evaluate(folder: Path) -> dict[str, object]:
         table = report.tables[0]
         keys = {k[0] for k in table.keys if len(k) == 1}
         for column in table.columns:
-            got[(file.name, column.name)] = (column.storage_type, _semantic(column.semantic), column.name in keys)
+            got[(file.name, column.name)] = (
+                column.storage_type,
+                _semantic(column.semantic),
+                column.name in keys,
+            )
     results: dict[str, object] = {}
     for part in PARTS:
         rows = [r for r in truth if r["split"] == part]
@@ -62,17 +66,24 @@ def evaluate(folder: Path) -> dict[str, object]:
             if semantic == _semantic(row["semantic"]):
                 right["semantic"] += 1
             else:
-                misses["semantic"].append(f"{where}  truth {row['semantic'] or 'none'}, got {semantic or 'none'}")
+                misses["semantic"].append(
+                    f"{where}  truth {row['semantic'] or 'none'}, got {semantic or 'none'}"
+                )
             truth_key = row["key"] == "yes"
             tp += truth_key and key
             fp += key and not truth_key
             fn += truth_key and not key
             if key != truth_key:
-                misses["key"].append(f"{where}  truth {'key' if truth_key else 'not a key'}, draft {'unique' if key else 'no unique'}")
+                misses["key"].append(
+                    f"{where}  truth {'key' if truth_key else 'not a key'}, draft {'unique' if key else 'no unique'}"
+                )
         results[part] = {
-            "files": len({r["file"] for r in rows}), "columns": len(rows),
-            "storage_accuracy": round(right["storage"] / len(rows), 4), "semantic_accuracy": round(right["semantic"] / len(rows), 4),
-            "key_precision": round(tp / (tp + fp), 4) if tp + fp else None, "key_recall": round(tp / (tp + fn), 4) if tp + fn else None,
+            "files": len({r["file"] for r in rows}),
+            "columns": len(rows),
+            "storage_accuracy": round(right["storage"] / len(rows), 4),
+            "semantic_accuracy": round(right["semantic"] / len(rows), 4),
+            "key_precision": round(tp / (tp + fp), 4) if tp + fp else None,
+            "key_recall": round(tp / (tp + fn), 4) if tp + fn else None,
             "misses": dict(misses),
         }
     return results
@@ -89,12 +100,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'part':9s} {'files':>5s} {'columns':>7s} {'storage':>8s} {'semantic':>8s} {'key P':>6s} {'key R':>6s}")
+    print(
+        f"{'part':9s} {'files':>5s} {'columns':>7s} {'storage':>8s} {'semantic':>8s} {'key P':>6s} {'key R':>6s}"
+    )
     for part in PARTS:
         r = results[part]
         assert isinstance(r, dict)
-        print(f"{part:9s} {r['files']:5d} {r['columns']:7d} {r['storage_accuracy']:8.2%} {r['semantic_accuracy']:8.2%}"
-              f" {r['key_precision'] if r['key_precision'] is not None else '-':>6} {r['key_recall'] if r['key_recall'] is not None else '-':>6}")
+        print(
+            f"{part:9s} {r['files']:5d} {r['columns']:7d} {r['storage_accuracy']:8.2%} {r['semantic_accuracy']:8.2%}"
+            f" {r['key_precision'] if r['key_precision'] is not None else '-':>6} {r['key_recall'] if r['key_recall'] is not None else '-':>6}"
+        )
     for part in PARTS:
         r = results[part]
         assert isinstance(r, dict)

@@ -79,11 +79,10 @@ _FLOAT = r"[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?"
 #: Pairs of words that are booleans (the clean step's default true/false values read them).
 _BOOL_PAIRS = ({"true", "false"}, {"yes", "no"}, {"t", "f"})
 #: (spec type, strftime format or None, semantic type confirming it)
+#: Other layouts (US, European, month names...) are found by date_layouts.detect_layout.
 _TEMPORAL = (
     ("date", None, "date"),
     ("datetime", None, "datetime"),
-    ("date", "%m/%d/%Y", "date_us"),
-    ("date", "%d.%m.%Y", "date_eu"),
 )
 _FORMATS = {
     "csv": ("csv",), "tsv": ("csv",), "json": ("json",), "jsonl": ("jsonl",), "ndjson": ("jsonl",),
