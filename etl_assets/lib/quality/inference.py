@@ -519,12 +519,17 @@ def format_report(report: InferenceReport) -> str:
     lines = [f"data root: {report.data_root}"]
     for table in report.tables:
         keys = ", ".join("(" + ", ".join(k) + ")" for k in table.primary_keys) or "none found"
-        lines.append(f"\n{table.name}  ({table.path}, {table.format}, {table.rows:,} rows)  candidate keys: {keys}")
+        strong = ", ".join("(" + ", ".join(k) + ")" for k in table.keys) or "none"
+        lines.append(f"\n{table.name}  ({table.path}, {table.format}, {table.rows:,} rows)  candidate keys: {keys}"
+                     f"  declared: {strong}")
         lines.append(f"  {'column':24s} {'type':9s} {'nulls':>8s} {'distinct':>9s}  semantic (confidence)  PII")
         for c in table.columns:
             storage = c.storage_type + (f" {c.format}" if c.format else "") + (" tz" if c.timezone_aware else "")
             semantic = f"{c.semantic} ({c.confidence:.2f})" if c.semantic else "-"
-            lines.append(f"  {c.name:24s} {storage:9s} {c.null_fraction:8.2%} {c.distinct:9,d}  {semantic:21s}  {'yes' if c.pii else ''}")
+            note = f"  ({c.note})" if c.note else ""
+            lines.append(
+                f"  {c.name:24s} {storage:9s} {c.null_fraction:8.2%} {c.distinct:9,d}  {semantic:21s}  {'yes' if c.pii else '':3s}{note}".rstrip()
+            )
     lines.append("\nforeign keys (inclusion in another file's key):")
     if not report.foreign_keys:
         lines.append("  none found")
