@@ -5,27 +5,34 @@
 reports, per column:
 
 - **storage type**: the narrowest spec type every non-null value parses as (int, float, bool,
-  date, datetime, else string). Integers with a leading zero (``01234``) stay strings, so zip
-  codes and identifiers keep their zeros.
+  date, datetime, else string; text labels that repeat become category, see column_roles).
+  Integers with a leading zero (``01234``) stay strings, so zip codes and identifiers keep their
+  zeros. Dates in other layouts than ISO 8601 are found with their ``format`` by date_layouts,
+  which checks it with the clean step's parser.
 - **nullability**: share of nulls; ``required`` when there are none.
 - **semantic type** with a confidence 0-1: the share of a sample of non-null values that the
-  catalogue's validator (:mod:`etl_assets.lib.quality.semantic`) accepts. Among the types that
-  accept at least 80%, a name hint wins, then the most specific type (``SPECIFICITY``). "Weak" types
-  (latitude, longitude, currency amount and postal code over plain numbers: any small number
-  passes their validator) are only proposed when the column name hints at them, and their
-  confidence is scaled by 0.8 because part of the evidence is the name.
+  catalogue's validator (:mod:`etl_assets.lib.quality.semantic`) accepts, times the type's
+  ``confidence_scale`` (0.8 for the weak numeric types, whose evidence is partly the name).
+  Among the types that accept at least 80%, a name hint wins, then the most specific type
+  (``SPECIFICITY``). Name hints match whole tokens of the column name
+  (:mod:`etl_assets.lib.quality.name_tokens`). "Weak" types (latitude, longitude, currency
+  amount and postal code over plain numbers: any small number passes their validator; city,
+  person name, ticker: any word passes) are only proposed when the column name hints at them.
 - **PII**: from the semantic type, or a name that says personal data (first_name, address, ...).
 
-Then per table the **candidate primary keys** (single columns, then pairs and triples of the
-12 most distinct columns, without nulls and without floats), and **foreign keys** between the
-given files: a column whose values are included in another table's single-column key, with
-the coverage (share of non-null rows found). Numeric columns must also be related by name
-(``customer_id`` -> ``customers.customer_id``): small integers are included in any id column.
+Then per table the **candidate primary keys** (single columns, then pairs and triples of the 12
+most distinct columns, without nulls and without floats), and **foreign keys** between the given
+files: a column whose values are included in another table's single-column key with strong
+evidence, with the coverage (share of non-null rows found). Numeric columns must also be related
+by name (``customer_id`` -> ``customers.customer_id``): small integers are included in any id
+column.
 
 ``InferenceReport.to_yaml()`` writes a draft pipeline spec: declared types, ``required``,
-``unique`` on keys, ``semantic`` when every value is valid, ``references`` for foreign keys
-(WARN checks: orphans do not stop a run), and observed ranges and value sets as comments to
-turn into rules after review. The draft validates and materializes as written.
+``unique`` on keys with strong evidence (column_roles.strong_key; other candidates are
+comments), ``categories``, date ``format`` (ambiguous layouts said in a comment), ``semantic``
+when every value is valid, ``references`` for foreign keys (WARN checks: orphans do not stop a
+run), and observed ranges and value sets as comments to turn into rules after review. The draft
+validates and materializes as written.
 """
 
 from __future__ import annotations
