@@ -48,6 +48,16 @@ def negatives(seed: int) -> dict[str, pd.Series]:
     }
 
 
+def _kind_of_negative(name: str, anonymous: bool) -> str:
+    """The "negatives" predate the place, person and code types: a named city or first-name
+    column is one of those now, and AB1234 codes are codes even without a name."""
+    if name == "code":
+        return "code"
+    if not anonymous and name in ("city", "first_name"):
+        return {"city": "city", "first_name": "person_name"}[name]
+    return "none"
+
+
 def columns(seed: int) -> list[tuple[str, pd.Series, str]]:
     out: list[tuple[str, pd.Series, str]] = []
     for rate in (0.0, 0.02, 0.05, 0.1):
@@ -56,7 +66,7 @@ def columns(seed: int) -> list[tuple[str, pd.Series, str]]:
             out += [(name, data.frame[name], kind) for name, (kind, _) in data.truth.items()]
     for anonymous in (False, True):
         for i, (name, values) in enumerate(negatives(seed).items()):
-            out.append((f"n{i}" if anonymous else name, values, "none"))
+            out.append((f"n{i}" if anonymous else name, values, _kind_of_negative(name, anonymous)))
     return out
 
 
@@ -109,12 +119,14 @@ def main() -> None:
     print(f"  rules {accuracy_score(y_shift, [rules(n, v) for n, v, _ in shift]):.4f}"
           f"   random_forest {accuracy_score(y_shift, model.predict(x_shift)):.4f}")
     print("\nper type accuracy (rules / random forest), anonymous columns in brackets:")
-    for kind in [*SEMANTIC_COLUMNS, "none"]:
+    for kind in [*SEMANTIC_COLUMNS, "city", "person_name", "code", "none"]:
         row = y_test == kind
         cells = []
         for method in predicted:
             guess = predicted[method]
-            cells.append(f"{(guess[row & ~anonymous] == kind).mean():.2f} [{(guess[row & anonymous] == kind).mean():.2f}]")
+            named, anon = row & ~anonymous, row & anonymous
+            share = [f"{(guess[part] == kind).mean():.2f}" if part.any() else "  - " for part in (named, anon)]
+            cells.append(f"{share[0]} [{share[1]}]")
         print(f"  {kind:16s} {cells[0]:>14s} / {cells[1]:>14s}")
 
 
