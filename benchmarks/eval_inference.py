@@ -1,119 +1,122 @@
-"""Semantic type inference: the rules of ``inference.py`` against a scikit-learn classifier.
+"""Schema inference against the real-data truth set: storage type, semantic type, keys.
 
-    .venv/bin/python benchmarks/eval_inference.py
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/eval_inference.py [--json]
 
-Labelled columns come from the seeded generator of the tests (16 semantic types, 0-10% invalid
-values, with their own names or anonymised as c0, c1, ...) plus columns with no semantic type
-(words, codes, small and large integers, temperature-like and price-like floats, person names).
-Features for the classifier: the share of values each validator accepts, the storage type and
-which types the column name hints at - the same evidence the rules use. The classifier is a
-RandomForest trained on seeds 0-4 and tested on seeds 5-9; the rules are tested on 5-9 too.
+The files are extracted from installed packages by ``benchmarks/realdata/extract.py`` (into a
+temporary folder, so the measurement never depends on a stale copy) and each is inferred on its
+own, as a user would run ``etl-assets infer file``. The truth per column is
+``benchmarks/realdata/truth.csv`` (hand-labelled; conventions in benchmarks/realdata/README.md).
+
+Printed: accuracy per part (tuning files, held-out files: chosen before any tuning), key
+precision and recall (a key = ``unique: true`` in the draft), and every miss, by kind.
+Semantic types ``date_us`` and ``date_eu`` count as ``date`` (the layout is the format's job).
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
+import json
 import sys
+import tempfile
+from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "realdata"))
 
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, f1_score
+from extract import FILES, extract
 
-from etl_assets.lib.quality.inference import _hinted, _semantic, _storage
-from etl_assets.lib.quality.semantic import SEMANTIC_TYPES, valid_mask
-from etl_assets_tests.lib.quality.datagen import SEMANTIC_COLUMNS, semantic_table
+from etl_assets.lib.quality.inference import infer_files
 
-KINDS = list(SEMANTIC_TYPES)
-STORAGES = ["int", "float", "bool", "date", "datetime", "string"]
-ROWS = 400
+TRUTH = Path(__file__).resolve().parent / "realdata" / "truth.csv"
+PARTS = ("tuning", "held-out")
 
 
-def negatives(seed: int) -> dict[str, pd.Series]:
-    rng = np.random.default_rng(seed)
-    return {
-        "city": pd.Series(rng.choice(["Paris", "Lima", "Oslo", "New York", "Rome"], ROWS)),
-        "code": pd.Series([f"AB{i:04d}" for i in rng.integers(0, 9999, ROWS)]),
-        "count": pd.Series(rng.integers(0, 60, ROWS)).astype(str),
-        "flight": pd.Series(rng.integers(1, 9999, ROWS)).astype(str),
-        "temp": pd.Series(rng.normal(15, 12, ROWS).round(1)).astype(str),
-        "price_index": pd.Series(rng.uniform(0, 1000, ROWS).round(3)).astype(str),
-        "big": pd.Series(rng.integers(10**9, 10**12, ROWS)).astype(str),
-        "first_name": pd.Series(rng.choice(["Ada", "Alan", "Grace", "Edsger"], ROWS)),
-    }
+def _semantic(kind: str | None) -> str:
+    return {"date_us": "date", "date_eu": "date"}.get(kind or "", kind or "")
 
 
-def columns(seed: int) -> list[tuple[str, pd.Series, str]]:
-    out: list[tuple[str, pd.Series, str]] = []
-    for rate in (0.0, 0.02, 0.05, 0.1):
-        for anonymous in (False, True):
-            data = semantic_table(ROWS, seed=seed * 100 + int(rate * 100), invalid_rate=rate, anonymous=anonymous)
-            out += [(name, data.frame[name], kind) for name, (kind, _) in data.truth.items()]
-    for anonymous in (False, True):
-        for i, (name, values) in enumerate(negatives(seed).items()):
-            out.append((f"n{i}" if anonymous else name, values, "none"))
-    return out
-
-
-def shifted(seed: int) -> list[tuple[str, pd.Series, str]]:
-    """Test-only columns whose number formats the generator never produced: does a method
-    generalise beyond the training distribution?"""
-    rng = np.random.default_rng(seed)
-    return [
-        ("s0", pd.Series(rng.uniform(-40, 40, ROWS).round(5)).astype(str), "none"),  # temperature, 5 decimals
-        ("s1", pd.Series(rng.uniform(-89, 89, ROWS).round(2)).astype(str), "latitude"),  # latitude, 2 decimals
-        ("s2", pd.Series(rng.uniform(-179, 179, ROWS).round(1)).astype(str), "longitude"),
-        ("lat", pd.Series(rng.uniform(-89, 89, ROWS).round(2)).astype(str), "latitude"),
-        ("temp", pd.Series(rng.uniform(-40, 40, ROWS).round(5)).astype(str), "none"),
-    ]
-
-
-def features(name: str, values: pd.Series) -> np.ndarray:
-    storage = _storage(values)[0]
-    text = values.astype("string[pyarrow]").str.strip()
-    shares = [float(valid_mask(text, k).mean()) for k in KINDS]
-    hints = [float(_hinted(name, k)) for k in KINDS]
-    return np.array([*shares, *hints, *(float(storage == s) for s in STORAGES)])
-
-
-def rules(name: str, values: pd.Series) -> str:
-    storage = _storage(values)[0]
-    typed = pd.to_numeric(values) if storage in ("int", "float") else values.astype("string[pyarrow]").str.strip()
-    return _semantic(name, typed, storage)[0] or "none"
+def evaluate(folder: Path) -> dict[str, object]:
+    truth = list(csv.DictReader(TRUTH.open(encoding="utf-8")))
+    got: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    for file in FILES:
+        report, _ = infer_files([folder / file.name], folder)
+        table = report.tables[0]
+        keys = {k[0] for k in table.keys if len(k) == 1}
+        for column in table.columns:
+            got[(file.name, column.name)] = (
+                column.storage_type,
+                _semantic(column.semantic),
+                column.name in keys,
+            )
+    results: dict[str, object] = {}
+    for part in PARTS:
+        rows = [r for r in truth if r["split"] == part]
+        misses: dict[str, list[str]] = defaultdict(list)
+        right = {"storage": 0, "semantic": 0}
+        tp = fp = fn = 0
+        for row in rows:
+            storage, semantic, key = got[(row["file"], row["column"])]
+            where = f"{row['file']}:{row['column']}"
+            if storage == row["storage"]:
+                right["storage"] += 1
+            else:
+                misses["storage"].append(f"{where}  truth {row['storage']}, got {storage}")
+            if semantic == _semantic(row["semantic"]):
+                right["semantic"] += 1
+            else:
+                misses["semantic"].append(
+                    f"{where}  truth {row['semantic'] or 'none'}, got {semantic or 'none'}"
+                )
+            truth_key = row["key"] == "yes"
+            tp += truth_key and key
+            fp += key and not truth_key
+            fn += truth_key and not key
+            if key != truth_key:
+                misses["key"].append(
+                    f"{where}  truth {'key' if truth_key else 'not a key'}, draft {'unique' if key else 'no unique'}"
+                )
+        results[part] = {
+            "files": len({r["file"] for r in rows}),
+            "columns": len(rows),
+            "storage_accuracy": round(right["storage"] / len(rows), 4),
+            "semantic_accuracy": round(right["semantic"] / len(rows), 4),
+            "key_precision": round(tp / (tp + fp), 4) if tp + fp else None,
+            "key_recall": round(tp / (tp + fn), 4) if tp + fn else None,
+            "misses": dict(misses),
+        }
+    return results
 
 
 def main() -> None:
-    train = [c for seed in range(5) for c in columns(seed)]
-    test = [c for seed in range(5, 10) for c in columns(seed)]
-    x_train = np.array([features(n, v) for n, v, _ in train])
-    y_train = [k for _, _, k in train]
-    x_test = np.array([features(n, v) for n, v, _ in test])
-    y_test = np.array([k for _, _, k in test])
-    model = RandomForestClassifier(n_estimators=300, random_state=0).fit(x_train, y_train)
-    predicted = {"rules": np.array([rules(n, v) for n, v, _ in test]), "random_forest": model.predict(x_test)}
-    anonymous = np.array([n.startswith(("c", "n")) and n[1:].isdigit() for n, _, _ in test])
-    print(f"{len(train)} training and {len(test)} test columns, {ROWS} rows each\n")
-    print(f"{'method':14s} {'accuracy':>9s} {'named':>7s} {'anonym.':>8s} {'macro F1':>9s}")
-    for method, guess in predicted.items():
-        print(f"{method:14s} {accuracy_score(y_test, guess):9.4f} {accuracy_score(y_test[~anonymous], guess[~anonymous]):7.4f}"
-              f" {accuracy_score(y_test[anonymous], guess[anonymous]):8.4f} {f1_score(y_test, guess, average='macro'):9.4f}")
-    shift = [c for seed in range(5, 10) for c in shifted(seed)]
-    y_shift = np.array([k for _, _, k in shift])
-    x_shift = np.array([features(n, v) for n, v, _ in shift])
-    print(f"\nshifted number formats ({len(shift)} test-only columns, e.g. 5-decimal temperatures, 2-decimal latitudes):")
-    print(f"  rules {accuracy_score(y_shift, [rules(n, v) for n, v, _ in shift]):.4f}"
-          f"   random_forest {accuracy_score(y_shift, model.predict(x_shift)):.4f}")
-    print("\nper type accuracy (rules / random forest), anonymous columns in brackets:")
-    for kind in [*SEMANTIC_COLUMNS, "none"]:
-        row = y_test == kind
-        cells = []
-        for method in predicted:
-            guess = predicted[method]
-            cells.append(f"{(guess[row & ~anonymous] == kind).mean():.2f} [{(guess[row & anonymous] == kind).mean():.2f}]")
-        print(f"  {kind:16s} {cells[0]:>14s} / {cells[1]:>14s}")
+    parser = argparse.ArgumentParser(description="schema inference on the real-data truth set")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        extract(folder)
+        results = evaluate(folder)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(
+        f"{'part':9s} {'files':>5s} {'columns':>7s} {'storage':>8s} {'semantic':>8s} {'key P':>6s} {'key R':>6s}"
+    )
+    for part in PARTS:
+        r = results[part]
+        assert isinstance(r, dict)
+        print(
+            f"{part:9s} {r['files']:5d} {r['columns']:7d} {r['storage_accuracy']:8.2%} {r['semantic_accuracy']:8.2%}"
+            f" {r['key_precision'] if r['key_precision'] is not None else '-':>6} {r['key_recall'] if r['key_recall'] is not None else '-':>6}"
+        )
+    for part in PARTS:
+        r = results[part]
+        assert isinstance(r, dict)
+        for kind, lines in r["misses"].items():
+            print(f"\n{part} misses, {kind} ({len(lines)}):")
+            for line in lines:
+                print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from etl_assets.lib.quality.gazetteer import (
+    COUNTRY_ALPHA3,
+    COUNTRY_NAMES,
+    REGION_CODES,
+    REGION_NAMES,
+    normalise_place,
+)
+
 
 @dataclass(frozen=True)
 class SemanticType:
@@ -38,6 +46,12 @@ class SemanticType:
     name_hints: tuple[str, ...] = ()
     #: A valid example value (documentation and tests).
     example: str = ""
+    #: Inference's confidence is the share of valid values times this: below 1 for types whose
+    #: validator accepts many ordinary values (any word is a city by shape), so part of the
+    #: evidence is the column name.
+    confidence_scale: float = 1.0
+    #: Inference proposes this type only when the column name hints at it (``name_hints``).
+    needs_name_hint: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -215,6 +229,39 @@ def _country_validate(values: pd.Series) -> np.ndarray:
     return _text(values).isin(COUNTRY_CODES).to_numpy(dtype=bool)
 
 
+def _place_validate(names: frozenset[str]) -> Callable[[pd.Series], np.ndarray]:
+    def validate(values: pd.Series) -> np.ndarray:
+        return _per_distinct(values, lambda value: normalise_place(value) in names)
+
+    return validate
+
+
+def _upper_set_validate(codes: frozenset[str]) -> Callable[[pd.Series], np.ndarray]:
+    def validate(values: pd.Series) -> np.ndarray:
+        return _text(values).str.strip().str.upper().isin(codes).to_numpy(dtype=bool) & _fullmatch(values, r"\s*[A-Za-z]{2,3}\s*")
+
+    return validate
+
+
+#: One to four words of letters (accents allowed), hyphens, apostrophes and dots: the shape of a
+#: place or person name. Shape only: the name hint carries the rest of the evidence.
+_NAME_WORDS = r"[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F'.-]*(?: [A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F'.-]*){0,3}"
+_PERSON = _NAME_WORDS + r"(?:,? (?:Jr|Sr|II|III|IV)\.?)?(?: \([^)]{1,20}\))?"
+_STREET_SUFFIX = (r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|Ter|Terrace|Pkwy|Parkway"
+                  r"|Hwy|Highway|Sq|Square|Cir|Circle|Trl|Trail|Aly|Alley|Row)")
+_STREET = (rf"(?i)\d{{1,6}}[A-Za-z]?(?: [NSEW]\.?)?(?: [A-Za-z0-9\u00C0-\u024F'.-]+){{1,5}} {_STREET_SUFFIX}\.?(?: [NSEW]{{1,2}}\.?)?"
+           r"(?:,? (?:Apt|Suite|Ste|Unit|#)\.? ?[A-Za-z0-9-]+)?(?:,[^,]{1,40}){0,3}")
+#: Code-like identifiers: upper-case letters and digits (at least one letter), optionally in
+#: groups joined by ``-``, ``.`` or ``/`` (``04G``, ``N102UW``, ``PAL0708``, ``SP.DYN.TFRT.IN``).
+_CODE = r"(?=[A-Z0-9./-]*[A-Z])[A-Z0-9]{1,12}(?:[-./][A-Z0-9]{1,12}){0,4}"
+_TICKER = r"[A-Z]{1,5}(?:[.-][A-Z]{1,2})?"
+
+
+def _code_validate(values: pd.Series) -> np.ndarray:
+    text = _text(values)
+    return _fullmatch(values, _CODE) & (text.str.len().fillna(0).to_numpy() >= 2)
+
+
 # --------------------------------------------------------------------------- the catalogue
 
 #: The local part also takes Latin letters with diacritics (RFC 6531 internationalised mail:
@@ -256,6 +303,28 @@ SEMANTIC_TYPES: dict[str, SemanticType] = {
         SemanticType("ssn", "US social security number AAA-GG-SSSS", True, _ssn_validate, ("ssn", "social"), "123-45-6789"),
         SemanticType("credit_card", "payment card number, 13-19 digits, Luhn checksum", True, _credit_card_validate,
                      ("card", "cc", "pan", "credit"), "4111 1111 1111 1111"),
+        SemanticType("country_name", "country name (English, official, common and historical spellings)", False,
+                     _place_validate(COUNTRY_NAMES), ("country", "nation", "cntry"), "Sri Lanka"),
+        SemanticType("country_alpha3", "ISO 3166-1 alpha-3 country code", False, _upper_set_validate(COUNTRY_ALPHA3),
+                     ("country", "cntry", "nation", "iso3", "country_code"), "LKA"),
+        SemanticType("state_code", "first-level region code (US state or territory, Canadian province, Australian state)",
+                     False, _upper_set_validate(REGION_CODES), ("state", "province", "region", "st", "abb", "abbr"), "NY"),
+        SemanticType("state_name", "first-level region name (US state, Canadian province, Australian state)", False,
+                     _place_validate(REGION_NAMES), ("state", "province", "region"), "New York"),
+        SemanticType("city", "city or town name (shape only: one to four words of letters)", False, _regex(_NAME_WORDS),
+                     ("city", "town", "municipality", "village", "location", "place", "locality"), "Buenos Aires",
+                     confidence_scale=0.8, needs_name_hint=True),
+        SemanticType("person_name", "person name (shape only: one to four words, optional suffix)", True, _regex(_PERSON),
+                     ("first_name", "last_name", "given_name", "family_name", "surname", "forename", "full_name",
+                      "person", "person_name", "author", "contact_name", "customer_name", "employee_name"),
+                     "Ada Lovelace", confidence_scale=0.8, needs_name_hint=True),
+        SemanticType("street_address", "street address: house number, street and a street suffix", True, _regex(_STREET),
+                     ("address", "street", "addr", "address_line"), "221B Baker Street"),
+        SemanticType("code", "code-like identifier: upper-case letters and digits (airport, carrier, product codes)", False,
+                     _code_validate, ("code", "id", "abbr", "abbrev", "iata", "icao", "faa", "tailnum", "sku", "iso"), "N102UW",
+                     confidence_scale=0.9),
+        SemanticType("ticker", "stock ticker symbol (1-5 upper-case letters, optional class suffix)", False, _regex(_TICKER),
+                     ("ticker", "symbol"), "BRK.B", confidence_scale=0.8, needs_name_hint=True),
     )
 }
 

@@ -97,6 +97,16 @@ INVALID = {
     "longitude": ["190.0", "-180.5", "east"],
     "ssn": ["000-12-3456", "666-12-3456", "123-00-4567"],
     "credit_card": ["4111111111111112", "1234", "4111-1111-1111"],
+    # from the real-data truth set (benchmarks/realdata): "Netherlands/ United Kingdom" is Forbes 2000
+    "country_name": ["Atlantis", "Netherlands/ United Kingdom", "US"],
+    "country_alpha3": ["XXX", "US", "Lanka"],
+    "state_code": ["XX", "Other", "NEW"],
+    "state_name": ["Atlantis", "New Yorkshire", "NY"],
+    "city": ["12 Main", "R2-D2", "#1"],
+    "person_name": ["R2D2", "john@example.org", "42"],
+    "street_address": ["Main Street", "221B", "Baker Street 221B"],
+    "code": ["4", "Mon", "a-b"],
+    "ticker": ["apple", "TOOLONG", "BRK.BBB"],
 }
 
 

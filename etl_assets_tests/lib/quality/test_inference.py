@@ -56,8 +56,12 @@ def test_columns_without_a_semantic_type_get_none(tmp_path: Path) -> None:
         "first_name": rng.choice(["Ada", "Alan", "Grace"], 500),
     })
     columns = infer_frame(tmp_path, frame)
-    assert {name: c.semantic for name, c in columns.items()} == dict.fromkeys(frame.columns)
+    # the catalogue has place, person and code types now: named columns get them; plain numbers none
+    assert {name: c.semantic for name, c in columns.items()} == {
+        "city": "city", "flight": None, "temp": None, "code": "code", "first_name": "person_name"}
     assert [name for name, c in columns.items() if c.pii] == ["first_name"]
+    anonymous = infer_frame(tmp_path, frame.set_axis(["c0", "c1", "c2", "c3", "c4"], axis=1), "anon.csv")
+    assert {name: c.semantic for name, c in anonymous.items()} == {"c0": None, "c1": None, "c2": None, "c3": "code", "c4": None}
     assert columns["flight"].storage_type == "int" and columns["temp"].storage_type == "float"
     assert columns["code"].storage_type == "string" and columns["code"].nulls == 0
 
