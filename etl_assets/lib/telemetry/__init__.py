@@ -24,6 +24,7 @@ asset can use them too (:func:`traced_step` on a generator compute function,
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -140,29 +141,48 @@ def reset() -> None:
 
 
 def traced_step(pipeline: str, layer: str, asset_key: Any) -> Callable[[F], F]:
-    """Decorate a generator compute function: its step runs inside a ``materialize`` span.
+    """Decorate a compute function: its step runs inside a ``materialize`` span.
 
     The span starts at the step's first input load (or the function's start) and ends, and is
     flushed, when the function has yielded everything, so the IO managers' writes of its
-    outputs are inside it. ``asset_key`` is an ``AssetKey`` or its user string.
+    outputs are inside it. The decorated function is a generator; a plain function must return
+    an ``Output`` or a ``MaterializeResult`` (yielded as the step's one event). ``asset_key`` is
+    an ``AssetKey`` or its user string.
     """
     key = asset_key.to_user_string() if hasattr(asset_key, "to_user_string") else str(asset_key)
 
     def decorate(fn: F) -> F:
+        events = fn if inspect.isgeneratorfunction(fn) else _as_events(fn)
+
         @functools.wraps(fn)
         def traced(context: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
             telemetry = active()
             if telemetry is None:
                 if _missing_extra is not None:
                     context.log.warning(_missing_extra)
-                return (yield from fn(context, *args, **kwargs))
+                return (yield from events(context, *args, **kwargs))
             with telemetry.step(context, pipeline, layer, key):
-                return (yield from fn(context, *args, **kwargs))
+                return (yield from events(context, *args, **kwargs))
 
         setattr(traced, TRACED_MARK, {PIPELINE: pipeline, LAYER: layer, ASSET_KEY: key})
         return traced  # type: ignore[return-value]
 
     return decorate
+
+
+def _as_events(fn: Callable[..., Any]) -> Callable[..., Iterator[Any]]:
+    from dagster import MaterializeResult, Output
+
+    def events(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        result = fn(*args, **kwargs)
+        if not isinstance(result, Output | MaterializeResult):
+            raise TypeError(
+                f"{fn.__qualname__} is decorated with traced_step: it must be a generator or "
+                f"return an Output or a MaterializeResult, not {type(result).__name__}"
+            )
+        yield result
+
+    return events
 
 
 def record_rows(
