@@ -21,6 +21,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from etl_assets.factory import build_definitions
 from etl_assets.lib import telemetry
@@ -204,3 +205,43 @@ def test_a_range_run_is_traced_with_the_rows_it_stored(landed: Path, recorded: R
     assert recorded.counter_total("etl_assets.rows.deduplicated", "shop/clean/orders") == 1
     assert recorded.counter_total("etl_assets.rows.out", "shop/agg/daily_country") == agg_rows
     assert recorded.counter_total("etl_assets.rows.in", "shop/raw/customers") == 3
+
+
+def test_a_failed_read_marks_its_span_and_its_step(landed: Path, recorded: Recorded) -> None:
+    defs = build_definitions([parse_spec(SHOP_SPEC)], landed, landed / "warehouse")
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("shop_job").execute_in_process(
+            instance=instance, partition_key="2024-01-05", raise_on_error=False
+        )
+    assert not result.success  # no file landed for that day
+
+    spans = recorded.finished()
+    step = _one(spans, "materialize shop/raw/orders")
+    read = _children(spans, step)["read source orders"]
+    for span in (step, read):
+        assert span.status.status_code is StatusCode.ERROR
+        assert "2024-01-05" in str(span.status.description)
+        assert [event.name for event in span.events] == ["exception"]
+    assert step.end_time is not None and step.end_time >= read.end_time
+
+
+def test_a_failed_write_marks_its_span_and_ends_its_step(landed: Path, recorded: Recorded) -> None:
+    (landed / "warehouse" / "shop").mkdir(parents=True)
+    (landed / "warehouse" / "shop" / "raw").write_text("a file where the raw tables' folder goes")
+    defs = build_definitions([parse_spec(SHOP_SPEC)], landed, landed / "warehouse")
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("shop_job").execute_in_process(
+            instance=instance, partition_key="2024-01-01", raise_on_error=False
+        )
+    assert not result.success
+
+    spans = recorded.finished()
+    step = _one(spans, "materialize shop/raw/orders")
+    children = _children(spans, step)
+    assert children["read source orders"].status.status_code is StatusCode.UNSET
+    write = children["write shop/raw/orders"]
+    assert write.status.status_code is StatusCode.ERROR
+    assert "warehouse/shop/raw" in str(write.status.description)
+    # the write failed in Dagster's frame, after the step's function yielded: the step span is
+    # still ended (when Dagster drops the suspended function) and marked
+    assert step.status.status_code is StatusCode.ERROR
