@@ -67,6 +67,7 @@ from etl_assets.factory.quality_checks import (
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources import SourceFiles
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
+from etl_assets.lib.telemetry import record_rows, traced_step
 
 CONSERVATION_CHECK = "row_conservation"
 
@@ -93,6 +94,7 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
         check_specs=[physical_check_spec(raw_key(spec.pipeline, name))],
         **partitioning(source.partitioned, partitions_def),
     )
+    @traced_step(spec.pipeline, "raw", raw_key(spec.pipeline, name))
     def raw_asset(context: AssetExecutionContext, source_files: SourceFiles):
         started = time.perf_counter()
         keys = list(context.partition_keys) if source.partitioned else None
@@ -105,6 +107,7 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
         if "_parse_error" in frame:
             metadata["rows_with_parse_errors"] = int(frame["_parse_error"].notna().sum())
         physical, check = physical_outcome(context, raw_key(spec.pipeline, name), read.physical, len(frame))
+        record_rows(rows_in=len(frame), rows_out=len(frame))
         yield Output(frame, metadata={**metadata, **physical})
         yield check
 
@@ -166,6 +169,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         ],
         **partitioning(partitioned, partitions_def),
     )
+    @traced_step(spec.pipeline, "clean", clean_asset_key)
     def clean_asset(context: AssetExecutionContext, raw: pd.DataFrame, **also: pd.DataFrame):
         # the step's libraries (pandera, rapidfuzz, ...) load at run time, not with the definitions
         from etl_assets.lib.dedup.clean_step import needs_row_quality
@@ -184,6 +188,13 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         reference_run = ReferenceContext(context, IO_MANAGER_KEYS[storage], partitions_def if partitioned else None)
         tagged, anomaly_check, anomaly_metadata = tag_clean_output(clean, quality.frame, clean_asset_key, reference_run)
         drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
+        record_rows(
+            rows_in=stats.rows_in,
+            rows_out=len(tagged),
+            rejected=stats.rows_rejected,
+            deduplicated=stats.rows_deduplicated,
+            dropped=stats.rows_dropped,
+        )
         yield Output(
             tagged,
             output_name="clean",
@@ -262,6 +273,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         ],
         **partitioning(partitioned, partitions_def),
     )
+    @traced_step(spec.pipeline, "agg", agg_key(spec.pipeline, name))
     def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
         # the step's libraries load at run time, not with the definitions
         from etl_assets.lib.transforms import aggregate
@@ -274,6 +286,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         stats = result.stats
         quality = evaluate_aggregate(spec, name, result.frame, context)
         drift = evaluate_drift(context.instance, agg_key(spec.pipeline, name), quality.frame, agg.schema_drift, aggregate_nullability(agg))
+        record_rows(rows_in=stats.rows_in, rows_out=len(quality.frame))
         yield Output(
             quality.frame,
             metadata={

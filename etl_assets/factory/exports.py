@@ -37,6 +37,7 @@ from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.http.source import auth_headers, client_for
 from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
 from etl_assets.lib.spec.models import HttpSourceOptions
+from etl_assets.lib.telemetry import record_rows, traced_step
 
 
 def _upstream(spec: PipelineSpec, name: str) -> tuple[Any, bool]:
@@ -70,6 +71,7 @@ def build_export_asset(
         retry_policy=retry_policy,
         **partitioning(partitioned, partitions_def),
     )
+    @traced_step(spec.pipeline, "export", key)
     def export_asset(
         context: AssetExecutionContext, table: pd.DataFrame, http_client: HttpClientResource
     ) -> MaterializeResult:
@@ -99,6 +101,7 @@ def build_export_asset(
                 duplicate_statuses=tuple(options.duplicate_statuses),
             )
             report.batches.extend(part_report.batches)
+        record_rows(rows_in=len(table), rows_out=report.rows_delivered)
         metadata: dict[str, Any] = {
             **report.as_metadata(),
             # summed over the step's attempts (a retried export resends every batch)

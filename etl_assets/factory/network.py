@@ -44,6 +44,7 @@ from etl_assets.lib.resources.http import HttpClientResource
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.sources.http import TerminalHttpError, read_http_source
 from etl_assets.lib.spec import PipelineSpec
+from etl_assets.lib.telemetry import record_rows, traced_step
 
 #: Step-level retries for assets that call the network: 3 more tries after 5 s, 10 s, 20 s (+-jitter).
 NETWORK_RETRY_POLICY = RetryPolicy(
@@ -97,6 +98,7 @@ def build_http_raw_asset(
         retry_policy=retry_policy,
         **partitioning(source.partitioned, partitions_def),
     )
+    @traced_step(spec.pipeline, "raw", raw_key(spec.pipeline, name))
     def http_raw_asset(
         context: AssetExecutionContext, http_client: HttpClientResource
     ) -> Output[pd.DataFrame]:
@@ -110,6 +112,7 @@ def build_http_raw_asset(
         finally:  # failed attempts count too: the totals cover every attempt of the step
             totals = add_attempt_counts(context, "http", client.stats.as_metadata())
         elapsed = max(time.perf_counter() - started, 1e-9)
+        record_rows(rows_in=len(frame), rows_out=len(frame))
         return Output(
             frame,
             metadata={

@@ -32,6 +32,7 @@ from etl_assets.factory.keys import raw_key
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PipelineSpec
+from etl_assets.lib.telemetry import record_rows, traced_step
 
 HIGH_WATER_MARK = "etl_assets/high_water_mark"
 POSTGRES_RESOURCE_KEY = "postgres"
@@ -78,6 +79,7 @@ def build_postgres_raw_asset(
         required_resource_keys={POSTGRES_RESOURCE_KEY}
         | ({IO_MANAGER_KEYS[storage]} if options.cursor_column else set()),
     )
+    @traced_step(spec.pipeline, "raw", raw_key(spec.pipeline, name))
     def raw_asset(context: AssetExecutionContext) -> Output[pd.DataFrame]:
         # psycopg and the reader load when the step runs, not when definitions load
         from etl_assets.lib.io.postgres.reader import table_exists
@@ -119,6 +121,8 @@ def build_postgres_raw_asset(
             merged = accumulate(previous, frame, list(options.primary_key or []), name=name)
             frame = merged.frame
         elapsed = max(time.perf_counter() - started, 1e-9)
+        replaced = merged.rows_replaced if merged is not None else None
+        record_rows(rows_in=len(read.frame), rows_out=len(frame), deduplicated=replaced)
         out: dict[str, Any] = {
             "rows_read": len(read.frame),
             "chunks_read": read.chunks,

@@ -68,6 +68,7 @@ from etl_assets.lib.io.storage import (
 )
 from etl_assets.lib.remote_errors import classified_storage_errors
 from etl_assets.lib.resources.s3 import S3Config, storage_path
+from etl_assets.lib.telemetry import input_load, output_write
 
 StorageFormat = Literal["parquet", "csv", "jsonl", "postgres"]
 IO_MANAGER_KEYS: dict[str, str] = {
@@ -107,6 +108,10 @@ class FrameIOManager(UPathIOManager):
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:  # the asset stored its data itself
             return
+        with output_write(context, self.file_format.name):
+            self._store(context, obj)
+
+    def _store(self, context: OutputContext, obj: pd.DataFrame) -> None:
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
                 f"{type(self).__name__} stores pandas DataFrames; got {type(obj).__name__} for {_name(context)}"
@@ -146,6 +151,20 @@ class FrameIOManager(UPathIOManager):
         return read_frame(self.file_format, path)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        with input_load(context, self.file_format.name, lambda: self._location(context)) as traced:
+            frame = self._load(context)
+            traced(frame)
+            return frame
+
+    def _location(self, context: InputContext | OutputContext) -> UPath:
+        """The file (unpartitioned) or folder of files (partitioned) of this asset."""
+        if not context.has_asset_key:
+            return self._base_path
+        if context.has_asset_partitions:
+            return self._get_path_without_extension(context)
+        return self._get_path(context)
+
+    def _load(self, context: InputContext) -> pd.DataFrame:
         if not context.has_asset_key or not context.has_asset_partitions:
             return read_frame(self.file_format, self._get_path(context))
         paths = {str(k): p for k, p in self._get_paths_for_partitions(context).items()}
@@ -211,11 +230,7 @@ class RemoteFrameIOManager(FrameIOManager):
 
     def _where(self, context: InputContext | OutputContext) -> UPath:
         """The object (unpartitioned) or folder of objects (partitioned) of this asset."""
-        if not context.has_asset_key:
-            return self._base_path
-        if context.has_asset_partitions:
-            return self._get_path_without_extension(context)
-        return self._get_path(context)
+        return self._location(context)
 
 
 def _name(context: InputContext | OutputContext) -> str:

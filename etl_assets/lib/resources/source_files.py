@@ -21,6 +21,7 @@ from etl_assets.lib.resources.s3 import S3Config, s3_storage_options, storage_pa
 from etl_assets.lib.sources import SourceRead, read_source_physical
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.spec import SourceSpec
+from etl_assets.lib.telemetry import source_read
 
 
 class SourceFiles(ConfigurableResource):
@@ -48,6 +49,14 @@ class SourceFiles(ConfigurableResource):
         retry can fix (access denied, a refused connection) are ``Failure(allow_retries=False)``
         (see ``lib/remote_errors.py``)."""
         location = self._shown_location(spec)
+        with source_read(name, spec.format, lambda: location, partition_keys) as traced:
+            read = self._read_classified(spec, name, partition_keys, location)
+            traced(rows=len(read.frame), bytes=sum(p.bytes for p in read.physical), files=len(read.physical))
+            return read
+
+    def _read_classified(
+        self, spec: SourceSpec, name: str, partition_keys: Sequence[str] | None, location: UPath
+    ) -> SourceRead:
         if is_local(location):
             return self._read(spec, name, partition_keys)
         with classified_storage_errors(

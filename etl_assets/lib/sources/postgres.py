@@ -37,6 +37,7 @@ from etl_assets.lib.io.postgres.identifiers import check_identifier
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.sources.errors import SourceError
 from etl_assets.lib.spec import PostgresSourceOptions
+from etl_assets.lib.telemetry import source_read
 
 # PostgreSQL type OIDs -> Arrow types (anything else is read as text).
 _OID_TYPES: dict[int, pa.DataType] = {
@@ -189,6 +190,16 @@ def read_postgres_source(
     dtypes, timestamps ``datetime64[us]`` (UTC-aware for ``timestamptz``), text ``str``: the
     same dtypes whether or not any row came back.
     """
+    where = f"postgresql://{pg.host}:{pg.port}/{pg.dbname}" + (f"/{options.table}" if options.table else "")
+    with source_read(name, "postgres", lambda: where) as traced:
+        read = _read_postgres_source(pg, options, name=name, mark=mark)
+        traced(rows=len(read.frame))
+        return read
+
+
+def _read_postgres_source(
+    pg: PostgresResource, options: PostgresSourceOptions, *, name: str, mark: Any
+) -> PostgresRead:
     batches = list(iter_postgres_chunks(pg, options, name=name, mark=mark))
     table = pa.Table.from_batches(batches)
     frame = table.to_pandas(types_mapper=_pandas_type)

@@ -36,6 +36,7 @@ from etl_assets.lib.io.postgres.reader import TableNotFoundError, read_table
 from etl_assets.lib.io.postgres.writer import replace_table, upsert_table, write_partitions
 from etl_assets.lib.resources.postgres import PostgresResource
 from etl_assets.lib.spec import PARTITION_COLUMN
+from etl_assets.lib.telemetry import input_load, output_write
 
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 
@@ -67,9 +68,18 @@ class PostgresIOManager(ConfigurableIOManager):
             str(meta.get("schema", default.schema)), str(meta.get("table", default.table))
         )
 
+    def _location(self, context: InputContext | OutputContext) -> str:
+        """``postgresql://host:port/dbname/schema.table`` (no user, no password)."""
+        pg = self.postgres
+        return f"postgresql://{pg.host}:{pg.port}/{pg.dbname}/{self.table_for(context)}"
+
     def handle_output(self, context: OutputContext, obj: pd.DataFrame | None) -> None:
         if obj is None:
             return
+        with output_write(context, "postgres", lambda: self._location(context)):
+            self._store(context, obj)
+
+    def _store(self, context: OutputContext, obj: pd.DataFrame) -> None:
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
                 f"PostgresIOManager stores pandas DataFrames; got {type(obj).__name__} for {_name(context)}"
@@ -108,6 +118,12 @@ class PostgresIOManager(ConfigurableIOManager):
         context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        with input_load(context, "postgres", lambda: self._location(context)) as traced:
+            frame = self._load(context)
+            traced(frame)
+            return frame
+
+    def _load(self, context: InputContext) -> pd.DataFrame:
         target = self.table_for(context)
         keys = (
             [str(k) for k in context.asset_partition_keys] if context.has_asset_partitions else None

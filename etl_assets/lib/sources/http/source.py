@@ -26,6 +26,7 @@ from etl_assets.lib.sources.http.client import HttpClient
 from etl_assets.lib.sources.http.flatten import records_to_table
 from etl_assets.lib.sources.http.pagination import iter_pages
 from etl_assets.lib.spec.models import PARTITION_COLUMN, HttpAuthSpec, HttpSourceOptions, SourceSpec
+from etl_assets.lib.telemetry import source_read
 
 _RESERVED = (SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN, PARTITION_COLUMN)
 
@@ -134,6 +135,16 @@ def read_http_source(
     partition_keys: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read a declared ``format: http`` source (see the module docstring)."""
+    url = spec.http.url if spec.http is not None else ""
+    with source_read(name, "http", lambda: url, partition_keys) as traced:
+        frame = _read_http_source(spec, client, name=name, partition_keys=partition_keys)
+        traced(rows=len(frame))
+        return frame
+
+
+def _read_http_source(
+    spec: SourceSpec, client: HttpClient, *, name: str, partition_keys: Sequence[str] | None
+) -> pd.DataFrame:
     if spec.http is None:
         raise SourceError(f"source {name!r} is {spec.format}, not an http source")
     options = spec.http
