@@ -348,8 +348,8 @@ def profile_column(name: str, values: pd.Series, *, sample_size: int = SAMPLE, s
     if storage == "int" and len(present):
         epoch = detect_epoch(present, name)
         if epoch is not None:
-            note = (f"epoch {'seconds' if epoch.unit == 's' else 'milliseconds'}: {epoch.first} .. {epoch.last} UTC"
-                    " (kept as int: the clean step reads datetimes from text)")
+            storage, fmt, aware = "datetime", f"epoch_{epoch.unit}", True
+            note = f"epoch {'seconds' if epoch.unit == 's' else 'milliseconds'}: {epoch.first} .. {epoch.last} UTC"
     categories = None
     if storage == "string":
         texts = present.astype("string[pyarrow]").str.strip()

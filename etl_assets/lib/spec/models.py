@@ -414,7 +414,10 @@ class ColumnSpec(StrictModel):
     collapse_whitespace: bool = False
     unicode_form: Literal["NFC", "NFKC"] | None = None
     # parsing
-    format: str | None = Field(default=None, description="strftime format for date/datetime")
+    format: str | None = Field(
+        default=None,
+        description="strftime format for date/datetime, or epoch_s / epoch_ms / epoch_us for Unix epoch numbers",
+    )
     timezone: str | None = None
     precision: int | None = Field(default=None, ge=1, le=38)
     scale: int | None = Field(default=None, ge=0, le=38)

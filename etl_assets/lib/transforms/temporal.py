@@ -6,6 +6,7 @@ A custom ``format`` is not handed to Arrow's ``strptime``, which silently rolls 
 translated into a pattern whose captured fields are reassembled as ISO text and then cast with
 the same strict cast. A format using anything else (month names, 12-hour clock, ...) falls back
 to ``pandas.to_datetime(format=..., errors="coerce")`` (vectorized C, but ~25x slower).
+``format: epoch_s`` / ``epoch_ms`` / ``epoch_us`` read Unix epoch numbers (``epoch.py``).
 
 Datetime columns are ``timestamp[us]``: tz-aware in the column's ``timezone`` when it has one
 (naive text is wall time there; text with an offset is converted), else naive. A naive column
@@ -35,6 +36,7 @@ from etl_assets.lib.transforms.arrays import (
     to_mask,
     valid_mask,
 )
+from etl_assets.lib.transforms.epoch import is_epoch_format, parse_epoch
 from etl_assets.lib.transforms.parsed import Coerced, Failure, try_cast
 from etl_assets.lib.transforms.strings import trim
 
@@ -231,6 +233,9 @@ def _stamps(array: pa.Array, spec: ColumnSpec, message: str) -> Stamps:
         return Stamps(aware=array.cast(pa.timestamp("us", array.type.tz), safe=False).cast(UTC))
     if pa.types.is_date(array.type):
         return Stamps(naive=array.cast(pa.date32()).cast(NAIVE))
+    if is_epoch_format(spec.format):
+        instants, bad = parse_epoch(array, spec.format)  # type: ignore[arg-type]
+        return Stamps(aware=instants, failures=[Failure(bad, message)] if bad.any() else [])
     if not is_text(array) and not pa.types.is_null(array.type):
         present = valid_mask(array)  # numbers, booleans: not a point in time
         return Stamps(naive=pa.nulls(len(array), NAIVE), failures=[Failure(present, message)] if present.any() else [])

@@ -149,6 +149,8 @@ def test_epoch_seconds_and_milliseconds_need_a_name_hint(tmp_path: Path) -> None
         "epoch milliseconds: 2013-01-01T00:00:00 .. 2013-01-01T00:01:00"
     )
     assert columns["population"].note is None and columns["population"].storage_type == "int"
+    assert (columns["created_ts"].storage_type, columns["created_ts"].format) == ("datetime", "epoch_s")
+    assert (columns["event_time"].storage_type, columns["event_time"].format) == ("datetime", "epoch_ms")
 
 
 # --------------------------------------------------------------------------- name tokens
