@@ -92,3 +92,30 @@ def test_an_unreachable_broker_fails_without_its_password() -> None:
 def test_shipped_worker_config_is_the_runs_config() -> None:
     shipped = yaml.safe_load((PROJECT_ROOT / "instances" / "celery" / "worker.yaml").read_text())
     assert shipped == worker_config_yaml(ExecutorSpec(type="celery"))
+
+
+def test_every_materialization_records_the_process_that_ran_it(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from dagster import DagsterInstance
+
+    from etl_assets.factory.executors import WORKER_METADATA_KEY
+    from etl_assets_tests.conftest import write_customers, write_orders
+
+    write_customers(tmp_path)
+    write_orders(tmp_path, "2024-01-02", [("1", "1", "9.5", "2024-01-02T08:00:00Z")])
+    defs = build_definitions([parse_spec(SHOP_SPEC)], tmp_path)
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("shop_job").execute_in_process(
+            instance=instance, partition_key="2024-01-02"
+        )
+    materializations = result.get_asset_materialization_events()
+    where = {
+        e.asset_key.to_user_string(): e.materialization.metadata[WORKER_METADATA_KEY].value
+        for e in materializations
+        if WORKER_METADATA_KEY in e.materialization.metadata
+    }
+    # raw, clean and aggregate tables (not the rejected side output)
+    assert {"shop/raw/orders", "shop/clean/orders", "shop/agg/daily_country"} <= set(where)
+    assert set(where.values()) == {f"{socket.gethostname()}:{os.getpid()}"}
