@@ -1,8 +1,8 @@
 """Scale-out benchmark: the flights backfill on 1 and 2 Celery workers against one process.
 
 Measured side by side, in one run of this script, on the same partitions (a month of 2013 by
-default: a year through Celery takes about 12x as long and is too slow for this shared 2-core
-machine; ``--days 365`` runs it):
+default: a year is 12x the partitions, about 75 min per Celery configuration at the rate
+measured on this shared 2-core machine, too slow to run here; ``--days 365`` runs it):
 
 - ``single``: the shipped spec, local files, every step in one process (``execute_in_process``
   of the pipeline job over the range, in a fresh Python process);
