@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import (
+    DagsterError,
     ExecutorDefinition,
     Field,
     InitExecutorContext,
@@ -55,8 +56,12 @@ _TRANSPORT_DEFAULTS = {
 }
 
 
-class ScaleOutError(Exception):
-    """The deployment cannot run this executor; the message says what to change."""
+class ScaleOutError(DagsterError):
+    """The deployment cannot run this executor; the message says what to change.
+
+    A ``DagsterError``: raised while a run sets up, Dagster fails the run with it (a
+    ``RUN_FAILURE`` event carrying the message) instead of leaving it not started.
+    """
 
 
 def worker_identity() -> str:

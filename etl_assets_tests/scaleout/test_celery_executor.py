@@ -119,3 +119,49 @@ def test_every_materialization_records_the_process_that_ran_it(tmp_path: Path) -
     # raw, clean and aggregate tables (not the rejected side output)
     assert {"shop/raw/orders", "shop/clean/orders", "shop/agg/daily_country"} <= set(where)
     assert set(where.values()) == {f"{socket.gethostname()}:{os.getpid()}"}
+
+
+@pytest.mark.integration
+def test_run_config_switch_to_celery_on_sqlite_fails_at_launch_saying_why(tmp_path: Path) -> None:
+    """A deployment switching a pipeline to celery by run config, on an instance other machines
+    cannot reach: the run fails at its start with the message, before any step is queued."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    pipelines, home = tmp_path / "pipelines", tmp_path / "home"
+    for folder in (pipelines, home):
+        folder.mkdir()
+    (pipelines / "shop.yaml").write_text(SHOP_SPEC)
+    module = tmp_path / "shop_defs.py"
+    module.write_text(
+        "from etl_assets.factory import build_definitions\nfrom etl_assets.lib.spec import load_specs\n"
+        f"defs = build_definitions(load_specs([{str(pipelines)!r}]), 's3://bucket/data')\n"
+    )
+    (tmp_path / "run.yaml").write_text(json.dumps({"execution": {"config": {"celery": {}}}}))
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-f", str(module), "-j", "shop_job",
+               "--tags", json.dumps({"dagster/partition": "2024-01-02"}), "-c", str(tmp_path / "run.yaml")]  # fmt: skip
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ETL_ASSETS_CELERY_BROKER": "redis://:secret-pw@127.0.0.1:1/0",
+    }
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode != 0
+    with DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+        assert run.status == DagsterRunStatus.FAILURE, done.stdout[-2000:] + done.stderr[-3000:]
+        logs = instance.all_logs(run.run_id)
+    assert not [
+        e
+        for e in logs
+        if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START
+    ]
+    text = "\n".join(str(e) for e in logs)
+    assert "keeps its runs in SQLite under DAGSTER_HOME" in text
+    assert "secret-pw" not in text + done.stdout + done.stderr
