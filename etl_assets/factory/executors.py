@@ -180,6 +180,17 @@ def check_broker(app: Any, broker: str) -> None:
         ) from None
 
 
+def result_backend(config: Mapping[str, Any], broker: str) -> str:
+    """Where a run waits for its steps' results: where the workers send them.
+
+    The workers' file (instances/celery/worker.yaml) sends them to the broker's Redis; run config
+    that names no backend gets dagster-celery's schema default, rpc://, which would wait for
+    replies nobody sends, so both mean the broker.
+    """
+    backend = config.get("backend")
+    return broker if backend in (None, "rpc://") else str(backend)
+
+
 def _celery_executor(
     context: InitExecutorContext,
     config: Mapping[str, Any],
@@ -203,7 +214,7 @@ def _celery_executor(
         )
     executor = CeleryExecutor(
         broker=broker,
-        backend=config.get("backend") or broker,
+        backend=result_backend(config, broker),
         include=config.get("include"),
         config_source={**celery_config_source(spec), **(config.get("config_source") or {})},
         retries=RetryMode.from_config(config["retries"]),

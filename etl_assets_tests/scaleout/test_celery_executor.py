@@ -165,3 +165,12 @@ def test_run_config_switch_to_celery_on_sqlite_fails_at_launch_saying_why(tmp_pa
     text = "\n".join(str(e) for e in logs)
     assert "keeps its runs in SQLite under DAGSTER_HOME" in text
     assert "secret-pw" not in text + done.stdout + done.stderr
+
+
+def test_a_run_config_switch_waits_for_results_where_the_workers_send_them() -> None:
+    from etl_assets.factory.executors import result_backend
+
+    broker = "redis://:pw@redis:6379/0"
+    assert result_backend({"backend": "rpc://"}, broker) == broker  # the schema's default
+    assert result_backend({}, broker) == broker
+    assert result_backend({"backend": "redis://other:6379/1"}, broker) == "redis://other:6379/1"
