@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def fleet_run(
     finally:
         fleet.stop()
         redis.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     assert status in ("COMPLETED", "COMPLETED_SUCCESS"), status
     return {
         "seconds": round(seconds, 1),
@@ -165,6 +167,7 @@ def main() -> None:
     finally:
         moto.stop()
         postgres.stop()
+        shutil.rmtree(local, ignore_errors=True)
     one, two, single = results["celery-1"], results["celery-2"], results["single"]
     print(f"\n{len(days)} partitions, runs of at most {args.per_run}")
     print(f"{'path':<10} {'seconds':>8} {'peak RSS MB':>14}")
