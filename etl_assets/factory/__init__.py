@@ -18,7 +18,7 @@ from etl_assets.factory.automation import (
     build_schedule,
     pipeline_job_name,
 )
-from etl_assets.factory.executors import executor_for
+from etl_assets.factory.executors import ScaleOutError, executor_for
 from etl_assets.factory.exports import build_export_asset
 from etl_assets.factory.network import NETWORK_RETRY_POLICY, build_http_raw_asset
 from etl_assets.factory.partitions import (
@@ -61,19 +61,28 @@ def build_pipeline_definitions(
     spec: PipelineSpec,
     network_retry: RetryPolicy | None = NETWORK_RETRY_POLICY,
     remote_storage: bool = False,
+    shared_storage: bool = False,
 ) -> Definitions:
     """Assets, checks, job, schedule and sensors of one pipeline (resources not included).
 
     ``network_retry`` is the step retry policy of assets that call the network: http sources
     always, and every step of the pipeline job when ``remote_storage`` (tables or sources on S3)
-    or when a source reads an ``s3://`` URL.
+    or when a source reads an ``s3://`` URL. ``shared_storage``: landing files and tables are on
+    storage every machine reaches (S3), which the celery executor requires.
     """
+    if spec.executor.type == "celery" and not shared_storage:
+        raise ScaleOutError(
+            f"pipeline {spec.pipeline}: executor 'celery' runs steps on other machines, which cannot read this "
+            "machine's files: set ETL_ASSETS_DATA_ROOT and ETL_ASSETS_WAREHOUSE to s3:// URLs (docs/deploy.md)"
+        )
     partitions_def = partitions_definition(spec.partitions) if spec.partitions is not None else None
     with single_run_backfill_accepted():
         assets = _pipeline_assets(spec, partitions_def, network_retry)
         assets = with_run_retry_hooks(with_backfill_policy(assets, spec.partitions))
     remote = remote_storage or any(src.path is not None and "://" in src.path for src in spec.sources.values())
-    job = build_pipeline_job(spec, partitions_def, op_retry_policy=network_retry if remote else None)
+    job = build_pipeline_job(
+        spec, partitions_def, op_retry_policy=network_retry if remote else None, shared_storage=shared_storage
+    )
     schedule = build_schedule(spec, job, partitions_def)
     sensors = [build_landing_sensor(spec, name, partitions_def) for name, src in spec.sources.items() if src.sensor]
     return Definitions(
@@ -143,15 +152,22 @@ def build_definitions(
                 "PostgreSQL is configured: set ETL_ASSETS_POSTGRES_HOST (see README 'PostgreSQL')"
             )
     remote = any("://" in str(root) for root in (data_root, output_root) if root is not None)
+    shared = "://" in str(data_root) and (output_root is None or "://" in str(output_root))
     # Steps that talk to a server (object store or database) retry transient failures.
     per_pipeline = [
-        build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec)) for spec in specs
+        build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec), shared) for spec in specs
     ]
-    # Runs of asset selections (landing sensors, the UI's "Materialize" of some assets) use the
-    # code location's default executor: in process too, switchable by run config like the jobs'.
+    # Runs of asset selections (backfills, landing sensors, the UI's "Materialize" of some assets)
+    # use the code location's default executor: the pipelines' choice when they all make the
+    # same one, else in process; switchable by run config like the jobs'.
+    choices = {spec.executor for spec in specs}
+    location_executor = choices.pop() if len(choices) == 1 else ExecutorSpec()
     return Definitions.merge(
         *per_pipeline,
-        Definitions(resources=build_resources(data_root, output_root, s3, postgres), executor=executor_for(ExecutorSpec())),
+        Definitions(
+            resources=build_resources(data_root, output_root, s3, postgres),
+            executor=executor_for(location_executor, shared),
+        ),
     )
 
 

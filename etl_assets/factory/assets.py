@@ -39,6 +39,7 @@ from etl_assets.factory.drift_checks import (
     drift_check_specs,
     evaluate_drift,
 )
+from etl_assets.factory.executors import step_queue_tags, worker_metadata
 from etl_assets.factory.file_versions import record_source_versions
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
 from etl_assets.factory.mapping import (
@@ -103,7 +104,7 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
             read = source_files.read_physical(source, name=name, partition_keys=keys)
         frame = read.frame
         files = int(frame["_source_file"].nunique()) if "_source_file" in frame else 0
-        metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame))}
+        metadata: dict[str, Any] = {"files_read": files, **_timing(started, len(frame)), **worker_metadata()}
         if "_parse_error" in frame:
             metadata["rows_with_parse_errors"] = int(frame["_parse_error"].notna().sum())
         physical, check = physical_outcome(context, raw_key(spec.pipeline, name), read.physical, len(frame))
@@ -131,6 +132,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
     partitioned = spec.is_clean_partitioned(name)
     clean_asset_key = clean_key(spec.pipeline, name)
     lineage = _clean_lineage(spec, name)
+    resource_keys = dedup_resource_keys(clean) | mapping_resource_keys(clean) | clean_reference_resources(spec, name)
 
     @multi_asset(
         name=f"{spec.pipeline}__clean__{name}",
@@ -152,9 +154,8 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             ),
             **duplicates_outs(spec, name),
         },
-        required_resource_keys=(
-            dedup_resource_keys(clean) | mapping_resource_keys(clean) | clean_reference_resources(spec, name)
-        ),
+        required_resource_keys=resource_keys,
+        op_tags=step_queue_tags(spec.executor, resource_keys),  # embedding steps to their queue
         check_specs=[
             AssetCheckSpec(
                 CONSERVATION_CHECK,
@@ -204,6 +205,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
+                **worker_metadata(),
                 **quality.metadata,
                 **dedup_metadata,
                 **mapping_metadata,
@@ -296,6 +298,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
                 "groups_filtered_by_having": stats.groups_filtered_by_having,
                 "dagster/column_lineage": lineage,
                 **_timing(started, stats.rows_in),
+                **worker_metadata(),
                 **quality.metadata,
             },
         )

@@ -31,6 +31,7 @@ def build_pipeline_job(
     spec: PipelineSpec,
     partitions_def: TimeWindowPartitionsDefinition | None,
     op_retry_policy: RetryPolicy | None = None,
+    shared_storage: bool = False,
 ) -> UnresolvedAssetJobDefinition:
     """Every asset of the pipeline; partitioned assets run for the requested partition(s).
 
@@ -42,7 +43,7 @@ def build_pipeline_job(
         selection=AssetSelection.groups(spec.pipeline),
         description=spec.description or f"All assets of pipeline {spec.pipeline}",
         op_retry_policy=op_retry_policy,
-        executor_def=executor_for(spec.executor),
+        executor_def=executor_for(spec.executor, shared_storage),
     )
 
 

@@ -30,10 +30,17 @@ def shop_with(executor_yaml: str | None) -> str:
 @pytest.mark.parametrize(
     ("executor_yaml", "message"),
     [
-        ("executor: celery", "p.yaml:5: executor.type: executor 'celery' is not available yet"),
         (
             "executor: threads",
-            "p.yaml:5: executor.type: unknown executor 'threads'; expected one of in_process, multiprocess",
+            "p.yaml:5: executor.type: unknown executor 'threads'; expected one of in_process, multiprocess, celery",
+        ),
+        (
+            "executor: {type: multiprocess, embedding_queue: gpu}",
+            "p.yaml:5: executor.embedding_queue: embedding_queue applies to executor 'celery' only",
+        ),
+        (
+            "executor: {type: celery, broker_env: 'redis://x'}",
+            "p.yaml:5: executor.broker_env: 'redis://x' is not an environment variable name",
         ),
         (
             "executor: {type: in_process, max_concurrent: 2}",

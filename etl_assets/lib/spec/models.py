@@ -969,8 +969,9 @@ class StorageDefaults(StrictModel):
     default: StorageFormat = "parquet"
 
 
-#: Executors a pipeline job can run its steps with; ``celery`` is reserved for the scale-out.
-EXECUTOR_TYPES = ("in_process", "multiprocess")
+#: Executors a pipeline job can run its steps with.
+EXECUTOR_TYPES = ("in_process", "multiprocess", "celery")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ExecutorSpec(StrictModel):
@@ -980,30 +981,50 @@ class ExecutorSpec(StrictModel):
     libraries are imported once per run. Best for small and medium pipelines, where a fresh
     process per step costs more than the step. ``multiprocess``: each step in its own process,
     at most ``max_concurrent`` at once (unset: one per CPU); for long steps that can run side by
-    side. A deployment can switch either way by run config, as for Dagster's default executor:
-    ``execution: {config: {multiprocess: {max_concurrent: 4}}}`` or ``{in_process: {}}``.
+    side. ``celery``: each step is a task on a Celery broker (Redis), run by ``dagster-celery
+    worker`` processes on any number of machines; it needs a Dagster instance on PostgreSQL and
+    tables and landing files on S3 (docs/deploy.md). A deployment can switch any way by run
+    config, as for Dagster's default executor: ``execution: {config: {multiprocess:
+    {max_concurrent: 4}}}``, ``{in_process: {}}`` or ``{celery: {broker: {env: NAME}}}``.
     """
 
-    type: Literal["in_process", "multiprocess"] = "in_process"
+    type: Literal["in_process", "multiprocess", "celery"] = "in_process"
     #: multiprocess only: how many step processes may run at once (unset: one per CPU).
     max_concurrent: int | None = Field(default=None, ge=1)
+    #: celery only: the environment variable holding the broker URL (``redis://host:6379/0``),
+    #: read at run time by the run and by every worker; the URL (it may hold a password) is never
+    #: written to the spec, run config, logs or metadata. Results go back through the same Redis.
+    broker_env: str = "ETL_ASSETS_CELERY_BROKER"
+    #: celery only: the queue of steps that need the embedding model (fuzzy dedup with an
+    #: ``embedding`` comparator, mapping with embeddings); start the workers that have the model
+    #: with ``-q <queue>``. Unset: every step goes to the default queue ``dagster``.
+    embedding_queue: str | None = None
+    #: celery only: seconds after which a step whose worker died (machine lost, SIGKILL) is given
+    #: to another worker. Must exceed the longest step: a step still running after it is started
+    #: a second time (its output is the same, partitioned writes replace exactly their partition).
+    redeliver_after_s: int = Field(default=3600, ge=5)
 
     @field_validator("type", mode="before")
     @classmethod
     def _known(cls, value: Any) -> Any:
-        if value == "celery":
-            raise ValueError(
-                "executor 'celery' is not available yet (Celery workers are planned for the scale-out);"
-                " use 'in_process' or 'multiprocess'"
-            )
         if value not in EXECUTOR_TYPES:
             raise ValueError(f"unknown executor {value!r}; expected one of {', '.join(EXECUTOR_TYPES)}")
         return value
 
+    @field_validator("broker_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an environment variable name (letters, digits, _)")
+        return value
+
     @model_validator(mode="after")
-    def _limit_needs_processes(self) -> ExecutorSpec:
+    def _options_of_their_executor(self) -> ExecutorSpec:
         if self.max_concurrent is not None and self.type != "multiprocess":
             raise ValueError("max_concurrent applies to executor 'multiprocess' only")
+        celery_only = {"broker_env", "embedding_queue", "redeliver_after_s"} & self.model_fields_set
+        if celery_only and self.type != "celery":
+            raise ValueError(f"{', '.join(sorted(celery_only))} applies to executor 'celery' only")
         return self
 
 
@@ -1013,7 +1034,8 @@ class PipelineSpec(StrictModel):
     storage: StorageDefaults = Field(default_factory=StorageDefaults)
     partitions: PartitionsSpec | None = None
     schedule: ScheduleSpec | None = None
-    #: ``in_process`` | ``multiprocess`` or ``{type: multiprocess, max_concurrent: N}``.
+    #: ``in_process`` | ``multiprocess`` | ``celery``, or ``{type: multiprocess, max_concurrent: N}``,
+    #: ``{type: celery, embedding_queue: embeddings}`` (see ExecutorSpec).
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     sources: dict[str, SourceSpec] = Field(min_length=1)
     clean: dict[str, CleanSpec] = Field(default_factory=dict)
