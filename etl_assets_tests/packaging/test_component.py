@@ -144,3 +144,17 @@ def test_bad_defs_yaml_names_the_problem(
         chain.append(str(error))
         error = error.__cause__
     assert any(expected in text for text in chain), chain
+
+
+def test_post_processing_changes_generated_assets_without_code(project_path: Path) -> None:
+    """Dagster's own ``post_processing`` block (the README's example) applies to our assets."""
+    component = (
+        INLINE
+        + "post_processing:\n  assets:\n    - target: '*'\n      attributes: {group_name: sales, tags: {team: finance}}\n"
+    )
+    package = make_project(project_path, {"notes": component})
+    defs = ComponentTree.for_project(path_within_project=package).build_defs()
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert set(specs) == {"notes/raw/notes", "notes/clean/notes", "notes/rejected/notes"}
+    assert {spec.group_name for spec in specs.values()} == {"sales"}
+    assert all(spec.tags.get("team") == "finance" for spec in specs.values())
