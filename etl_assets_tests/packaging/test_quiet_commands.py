@@ -30,7 +30,10 @@ def warning_lines(stderr: str) -> list[str]:
     lines = stderr.splitlines()
     flagged = []
     for i, line in enumerate(lines):
-        if re.search(r"\w*Warning\b|warnings\.warn", line) and not COMMAND_SUPERSEDED.search(line):
+        # Python warnings (``BetaWarning: ...``) and Dagster's logged ``WARNING`` lines alike
+        if re.search(
+            r"(?i)\bwarning\b|Warning:|warnings\.warn", line
+        ) and not COMMAND_SUPERSEDED.search(line):
             flagged.append(line)
         elif COMMAND_SUPERSEDED.search(line) and i + 1 < len(lines):
             lines[i + 1] = ""  # the source line Python prints under a warning
@@ -38,6 +41,7 @@ def warning_lines(stderr: str) -> list[str]:
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "dagster.yaml").write_text("telemetry: {enabled: false}\n")  # an instance, not a fallback
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_ASSETS_")}
     env.update(
         {
@@ -81,3 +85,9 @@ def test_dg_list_defs_shows_the_pipelines_loaded_through_the_component(tmp_path:
 def test_warning_lines_catches_a_warning() -> None:
     text = "/x/etl_assets/a.py:3: BetaWarning: Parameter `x` is in beta\n  warnings.warn(...)\n"
     assert warning_lines(text) != []
+    assert (
+        warning_lines("2026-12-04 18:13:02 +0000 - dagster - WARNING - The code location name")
+        != []
+    )
+    superseded = "core.py:911: SupersessionWarning: Function `definitions_validate_command` is superseded\n  return callback()\n"
+    assert warning_lines(superseded) == []

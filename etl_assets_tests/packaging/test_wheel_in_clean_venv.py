@@ -13,6 +13,7 @@ cache and the machine's wheel store keep it offline-friendly. ``-s`` prints the 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,11 @@ directory_type = "project"
 
 [tool.dg.project]
 root_module = "shop_project"
+code_location_name = "shop_project"
+
+[tool.dagster]
+module_name = "shop_project.definitions"
+code_location_name = "shop_project"
 """
 
 DEFINITIONS = """\
@@ -88,6 +94,16 @@ EMBEDDING_COMPONENT = "type: etl_assets.PipelineComponent\nattributes:\n  pipeli
 TRANSCRIPT: list[str] = []
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without anything that would put the source tree (or the
+    project's venv) on the child's path: the child must see only its own venv."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("ETL_ASSETS_")
+    }
+
+
 def sh(
     args: list[str], cwd: Path, env: dict[str, str], timeout: int = 900
 ) -> subprocess.CompletedProcess[str]:
@@ -115,7 +131,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Iterator[Path]:
     """A clean venv (not the project's, no system site-packages) with the base wheel + dg."""
     root = tmp_path_factory.mktemp("venv") / "base"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = clean_env()
     created = sh([sys.executable, "-m", "venv", str(root)], PROJECT_ROOT, env)
     assert created.returncode == 0, created.stderr
     installed = sh(
@@ -152,13 +168,10 @@ def project(tmp_path_factory: pytest.TempPathFactory, venv: Path) -> tuple[Path,
     (package / "__init__.py").write_text("")
     (package / "defs" / "__init__.py").write_text("")
     (package / "definitions.py").write_text(DEFINITIONS)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PYTHONPATH",) and not k.startswith("ETL_ASSETS_")
-    }
+    env = clean_env()
     home = root / ".dagster_home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
     env.update(
         {
             "VIRTUAL_ENV": str(venv),
@@ -184,9 +197,10 @@ def test_base_install_is_the_wheel_without_extras(venv: Path) -> None:
         text=True,
         check=False,
         cwd="/",
+        env=clean_env(),
     )
     assert result.returncode == 0, result.stderr
-    where, extras = __import__("json").loads(result.stdout)
+    where, extras = json.loads(result.stdout)
     assert where.startswith(str(venv)), f"etl_assets imported from {where}, not the venv's wheel"
     assert extras == []
 
@@ -232,9 +246,7 @@ def test_new_dg_project_scaffolds_checks_lists_and_launches(
         "  assets shop/raw/orders, shop/clean/orders, shop/rejected/orders, shop/agg/revenue_by_status"
     )
 
-    validate = sh(
-        ["dagster", "definitions", "validate", "-m", "shop_project.definitions"], root, env
-    )
+    validate = sh(["dagster", "definitions", "validate"], root, env)
     assert validate.returncode == 0, validate.stderr[-3000:]
     assert warning_lines(validate.stderr) == []
 
