@@ -41,7 +41,9 @@ def warning_lines(stderr: str) -> list[str]:
 
 
 def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "dagster.yaml").write_text("telemetry: {enabled: false}\n")  # an instance, not a fallback
+    (tmp_path / "dagster.yaml").write_text(
+        "telemetry: {enabled: false}\n"
+    )  # an instance, not a fallback
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_ASSETS_")}
     env.update(
         {

