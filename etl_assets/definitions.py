@@ -1,7 +1,8 @@
 """Code location entry point (``workspace.yaml``, ``dg``, ``dagster dev``).
 
-This is the one place the deployment environment is read: which pipeline folder to load and
-where data lives. Everything below takes them as arguments or resource config.
+The deployment environment (which pipeline folder to load, where data lives, S3, PostgreSQL) is
+read here and in ``etl_assets/component/settings.py``, which ``etl_assets.PipelineComponent``
+shares with every dg project. Everything below takes them as arguments or resource config.
 
 - ``ETL_ASSETS_PIPELINES``: folder of pipeline specs (default: ``pipelines/`` of the project),
   loaded by ``etl_assets/defs/pipelines/defs.yaml`` (an ``etl_assets.PipelineComponent``)
