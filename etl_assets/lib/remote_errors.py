@@ -25,17 +25,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
 from dagster import Failure
 from upath import UPath
+
+
+def _botocore_errors() -> tuple[type[BaseException], ...]:
+    """botocore's error classes, or none when the ``s3`` extra is not installed (then nothing
+    can raise them: every S3 path needs s3fs, which brings botocore)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return ()
+    return (BotoCoreError, ClientError)
+
 
 #: s3fs maps 403 (AccessDenied, bad keys) to PermissionError and NoSuchBucket/NoSuchKey to
 #: FileNotFoundError (terminal for writes: the bucket is missing).
 TERMINAL_STORAGE_ERRORS: tuple[type[BaseException], ...] = (PermissionError, FileNotFoundError)
 #: What a remote filesystem raises: botocore's own errors, and OSError subclasses from s3fs.
-REMOTE_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, OSError)
+REMOTE_ERRORS: tuple[type[BaseException], ...] = (*_botocore_errors(), OSError)
 #: Errors that come from talking to the service (s3fs keeps them as the cause of its OSErrors).
-_SERVICE_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
+_SERVICE_ERRORS: tuple[type[BaseException], ...] = _botocore_errors()
 
 
 def storage_endpoint(path: UPath) -> str:

@@ -585,6 +585,16 @@ class FuzzyFieldSpec(StrictModel):
     #: a poor score when another field already compares the same text (double-counted evidence).
     score: bool = True
 
+    @field_validator("compare")
+    @classmethod
+    def _embedding_installed(cls, value: str) -> str:
+        """``compare: embedding`` needs torch and the packaged model (the ``embeddings`` extra)."""
+        if value == "embedding":
+            from etl_assets.lib.extras import require_extra
+
+            require_extra("embeddings", "compare: embedding")
+        return value
+
 
 class NeighbourhoodSpec(StrictModel):
     """Sorted neighbourhood: sort by these fields (normalised, joined), compare within a window."""
@@ -671,6 +681,15 @@ class MappingSpec(StrictModel):
     threshold: float = Field(default=0.8, gt=0.0, le=1.0)
     #: Also compare column names by sentence embeddings (the embedding model resource).
     embeddings: bool = False
+
+    @field_validator("embeddings")
+    @classmethod
+    def _embeddings_installed(cls, value: bool) -> bool:
+        if value:
+            from etl_assets.lib.extras import require_extra
+
+            require_extra("embeddings", "mapping embeddings: true")
+        return value
     #: Accepted mappings per source: ``{source: {source column: declared column}}``; merged in
     #: from the sidecar file ``mappings/<spec file stem>.yaml`` by the loader.
     accepted: dict[str, dict[str, str]] = Field(default_factory=dict)
