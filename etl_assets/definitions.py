@@ -40,6 +40,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The settings as this code location resolves them (``etl-assets run`` reads them back).
 PIPELINES_DIR = location(os.environ.get("ETL_ASSETS_PIPELINES"), PROJECT_ROOT / "pipelines")
+if os.environ.get("ETL_ASSETS_PIPELINES") and isinstance(PIPELINES_DIR, Path):
+    # defs.yaml resolves a relative folder against its own directory (dg's rule for component
+    # paths); the setting means the current directory, as for every other ETL_ASSETS_* folder.
+    # Stored absolute, the component, the CLI and every step process agree on it.
+    os.environ["ETL_ASSETS_PIPELINES"] = str(PIPELINES_DIR)
 SETTINGS = storage_settings(PROJECT_ROOT)
 DATA_ROOT = SETTINGS.data_root
 WAREHOUSE = SETTINGS.warehouse

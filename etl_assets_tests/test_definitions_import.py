@@ -62,3 +62,27 @@ def test_definitions_import_prints_no_warning(tmp_path: Path, alerts: bool) -> N
     result = _python(["-W", "error", "-c", "import etl_assets.definitions"], tmp_path, **extra)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""
+
+
+def test_relative_pipelines_folder_means_the_current_directory(tmp_path: Path) -> None:
+    """defs.yaml would read a relative folder from its own directory; the setting means cwd."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "customers.yaml").write_text(
+        (PROJECT_ROOT / "pipelines" / "customers.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    probe = (
+        "import os, etl_assets.definitions as d; "
+        "print(os.environ['ETL_ASSETS_PIPELINES']); "
+        "print(sorted({k.path[0] for k in d.defs.resolve_all_asset_keys()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_ASSETS_")}
+    env.update(
+        ETL_ASSETS_DATA_ROOT=str(tmp_path), DAGSTER_HOME=str(tmp_path), ETL_ASSETS_PIPELINES="specs",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder, pipelines = result.stdout.strip().splitlines()[-2:]
+    assert folder == str((tmp_path / "specs").resolve()) and pipelines == "['customers']"
