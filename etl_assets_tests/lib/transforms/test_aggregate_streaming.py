@@ -35,7 +35,9 @@ def events() -> pd.DataFrame:
     """Every dtype a clean table has, with nulls everywhere they can be."""
     rng = np.random.default_rng(7)
     shops = np.array(["north", "south", "east", "west"], dtype=object)
-    shop = pd.Categorical(shops[rng.integers(0, 4, ROWS)], categories=["east", "north", "south", "unused", "west"])
+    shop = pd.Categorical(
+        shops[rng.integers(0, 4, ROWS)], categories=["east", "north", "south", "unused", "west"]
+    )
     shop[rng.random(ROWS) < 0.03] = np.nan
     amount = rng.normal(100, 30, ROWS).round(2)
     amount[rng.random(ROWS) < 0.1] = np.nan
@@ -43,7 +45,10 @@ def events() -> pd.DataFrame:
     qty[rng.random(ROWS) < 0.1] = pd.NA
     kind = pd.array(np.array(["a", "b", "c"], dtype=object)[rng.integers(0, 3, ROWS)], dtype="str")
     kind[rng.random(ROWS) < 0.05] = None
-    at = pd.Series(pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 40 * 24 * 60, ROWS), unit="min")).dt.as_unit("us")
+    at = pd.Series(
+        pd.Timestamp("2024-03-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 40 * 24 * 60, ROWS), unit="min")
+    ).dt.as_unit("us")
     at[rng.random(ROWS) < 0.02] = pd.NaT
     return pd.DataFrame(
         {
@@ -54,14 +59,19 @@ def events() -> pd.DataFrame:
             "qty": qty,
             "flag": rng.random(ROWS) < 0.3,
             "at": at,
-            "tier": pd.Categorical(np.array(["low", "mid", "high"], dtype=object)[rng.integers(0, 3, ROWS)], categories=["low", "mid", "high"]),
+            "tier": pd.Categorical(
+                np.array(["low", "mid", "high"], dtype=object)[rng.integers(0, 3, ROWS)],
+                categories=["low", "mid", "high"],
+            ),
         }
     )
 
 
 @pytest.fixture(scope="module")
 def regions() -> pd.DataFrame:
-    return pd.DataFrame({"region_id": np.arange(5), "region": pd.array(["r0", "r1", "r2", "r3", None], dtype="str")})
+    return pd.DataFrame(
+        {"region_id": np.arange(5), "region": pd.array(["r0", "r1", "r2", "r3", None], dtype="str")}
+    )
 
 
 def _chunks(frame: pd.DataFrame, sizes: list[int]) -> Iterator[pd.DataFrame]:
@@ -81,7 +91,9 @@ EVERY_METRIC = {
     "first_qty": "first(qty)", "last_kind": "last(kind)", "med": "median(amount)", "qty_med": "median(qty)", "sd": "std(amount)",
     "distinct_kind": "nunique(kind)", "distinct_qty": "nunique(qty)", "distinct_tier": "nunique(tier)", "distinct_at": "nunique(at)",
 }  # fmt: skip
-MERGEABLE_ONLY = {name: text for name, text in EVERY_METRIC.items() if text.split("(")[0] in MERGEABLE}
+MERGEABLE_ONLY = {
+    name: text for name, text in EVERY_METRIC.items() if text.split("(")[0] in MERGEABLE
+}
 
 CASES: dict[str, dict[str, Any]] = {
     "every metric by category and text keys": {"group_by": ["shop", "kind"], "metrics": EVERY_METRIC},
@@ -116,25 +128,39 @@ def test_streamed_equals_in_memory(case: str, events: pd.DataFrame, regions: pd.
     assert (streamed.spilled_rows > 0) == spilled
 
 
-def test_partial_states_are_reduced_along_the_way(events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partial_states_are_reduced_along_the_way(
+    events: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Partials are combined into one whenever they grow past the threshold: same result."""
     from etl_assets.lib.transforms import aggregate_streaming
 
     monkeypatch.setattr(aggregate_streaming, "REDUCE_AT_ROWS", 10)
     spec = agg(group_by=["shop", "kind"], metrics=EVERY_METRIC)
     streamed = aggregate_streamed(_chunks(events, [100] * 25), spec)
-    pd.testing.assert_frame_equal(streamed.result.frame, aggregate(events, spec).frame, rtol=1e-12, atol=0)
+    pd.testing.assert_frame_equal(
+        streamed.result.frame, aggregate(events, spec).frame, rtol=1e-12, atol=0
+    )
 
 
 def test_duckdb_spills_beyond_its_memory_limit_and_cleans_up(tmp_path: Path) -> None:
     """More values than DuckDB may hold in memory: still exact, and its folder is removed."""
     rng = np.random.default_rng(1)
     rows = 1_500_000
-    frame = pd.DataFrame({"g": rng.integers(0, 200_000, rows), "v": rng.random(rows), "k": rng.integers(0, 1_000_000, rows)})
-    spec = agg(group_by=["g"], metrics={"med": "median(v)", "distinct": "nunique(k)", "sd": "std(v)"})
+    frame = pd.DataFrame(
+        {
+            "g": rng.integers(0, 200_000, rows),
+            "v": rng.random(rows),
+            "k": rng.integers(0, 1_000_000, rows),
+        }
+    )
+    spec = agg(
+        group_by=["g"], metrics={"med": "median(v)", "distinct": "nunique(k)", "sd": "std(v)"}
+    )
     limits = DuckDBLimits(memory_limit="24MB", threads=1, temp_root=str(tmp_path))
     streamed = aggregate_streamed(_chunks(frame, [250_000] * 5), spec, limits=limits)
-    pd.testing.assert_frame_equal(streamed.result.frame, aggregate(frame, spec).frame, rtol=1e-12, atol=0)
+    pd.testing.assert_frame_equal(
+        streamed.result.frame, aggregate(frame, spec).frame, rtol=1e-12, atol=0
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,5 +185,9 @@ def test_errors_are_those_of_the_in_memory_path(events: pd.DataFrame) -> None:
 def test_no_duckdb_folder_without_spilled_metrics(events: pd.DataFrame) -> None:
     before = set(os.listdir(tempfile.gettempdir()))
     aggregate_streamed(_chunks(events, [500]), agg(group_by=["shop"], metrics=MERGEABLE_ONLY))
-    created = {name for name in set(os.listdir(tempfile.gettempdir())) - before if name.startswith("etl_assets_agg_")}
+    created = {
+        name
+        for name in set(os.listdir(tempfile.gettempdir())) - before
+        if name.startswith("etl_assets_agg_")
+    }
     assert created == set()
