@@ -73,7 +73,8 @@ def compute_aggregate(
         else:
             metadata: dict[str, Any] = {
                 ENGINE_KEY: streamed.engine,
-                "etl_assets/aggregate_partitions_read": streamed.partitions,
+                "etl_assets/aggregate_partitions_read": len(source),
+                "etl_assets/aggregate_chunks": streamed.chunks,
             }
             if streamed.engine == "duckdb":
                 metadata["etl_assets/duckdb_rows_spilled"] = streamed.spilled_rows

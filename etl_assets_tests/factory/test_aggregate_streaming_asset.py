@@ -28,6 +28,7 @@ from dagster._core.storage.tags import (
 
 from etl_assets.factory import build_definitions
 from etl_assets.factory.aggregate_engine import ENGINE_KEY, REASON_KEY
+from etl_assets.lib.io import partition_stream
 from etl_assets.lib.io.managers import io_manager_for
 from etl_assets.lib.spec import PARTITION_COLUMN, parse_spec
 from etl_assets.lib.transforms import aggregate
@@ -149,13 +150,18 @@ def _check_results(defs: Any, instance: DagsterInstance, frame: pd.DataFrame) ->
 
 
 @pytest.mark.parametrize("storage", ["parquet", "csv", "jsonl"])
-def test_streamed_aggregate_equals_the_in_memory_one(landed: Path, storage: str) -> None:
+def test_streamed_aggregate_equals_the_in_memory_one(
+    landed: Path, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 50 rows: frames of one or two days, whose files hold different categories."""
+    monkeypatch.setattr(partition_stream, "CHUNK_ROWS", 50)
     defs = build_definitions(
         [parse_spec(yaml.safe_dump(spec_for(storage)))], landed, landed / "warehouse"
     )
     with DagsterInstance.ephemeral() as instance:
         _run_all_days(defs, instance)
         _check_results(defs, instance, _in_memory_input(storage, str(landed / "warehouse")))
+        assert _engine(instance, "by_store")["etl_assets/aggregate_chunks"] == 4 * 40 // 80
 
 
 def test_streamed_aggregate_over_partitions_on_s3(landed: Path, s3_bucket: S3Bucket) -> None:

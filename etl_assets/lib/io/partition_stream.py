@@ -2,8 +2,9 @@
 
 An IO manager returns a :class:`PartitionFrames` instead of one concatenated frame when the input
 asks for it (input metadata ``etl_assets/stream_partitions: True``; the file IO managers honour
-it, the Postgres one returns a frame as before). A consumer that can work a partition at a time
-(the unpartitioned aggregate) iterates it and never holds the whole history; anything else calls
+it, the Postgres one returns a frame as before). A consumer that can work a chunk of partitions at a
+time (the unpartitioned aggregate) iterates it and never holds the whole history (memory is
+bounded by ``CHUNK_ROWS`` or the largest partition); anything else calls
 :meth:`PartitionFrames.to_frame` and gets exactly the frame the IO manager would have loaded.
 
 Each partition read alone must have the dtypes it has inside the concatenation: partitions store
@@ -16,6 +17,7 @@ unified table, which gives it the union dictionary and the promoted types.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,6 +27,11 @@ from upath import UPath
 from etl_assets.lib.io.convert import concat_tables, conform, table_to_frame
 
 STREAM_PARTITIONS = "etl_assets/stream_partitions"
+#: Rows per frame handed to the consumer: big enough that per-frame costs (Arrow to pandas, a
+#: groupby) are amortised, small enough to be a few tens of MB whatever the history's length.
+CHUNK_ROWS = 100_000
+#: Files read at once (in parallel by the IO manager's reader).
+READ_BATCH = 8
 
 
 @dataclass
@@ -50,14 +57,35 @@ class PartitionFrames:
     def unified(self) -> pa.Table:
         """A zero-row table with every column's type and categories across all partitions."""
         if self._unified is None:
-            empties = [conform(s.empty_table(), s) for s in map(self.read_schema, self.paths)]
+            with ThreadPoolExecutor(max_workers=READ_BATCH) as pool:  # footers: I/O bound
+                schemas = list(pool.map(self.read_schema, self.paths))
+            empties = [conform(s.empty_table(), s) for s in schemas]
             self._unified = concat_tables(empties, self.keys)
         return self._unified
 
-    def frames(self) -> Iterator[tuple[str, pd.DataFrame]]:
-        """Each partition's frame in key order, with the dtypes of the concatenated frame."""
+    def frames(self, max_rows: int | None = None) -> Iterator[tuple[list[str], pd.DataFrame]]:
+        """Consecutive partitions in key order, concatenated into frames of about ``max_rows``
+        rows (default ``CHUNK_ROWS``; a bigger partition is a frame of its own), with the dtypes
+        of the whole concatenation: each frame is a slice of what :meth:`to_frame` returns."""
+        max_rows = max_rows or CHUNK_ROWS
         unified = self.unified()
-        for key, path in zip(self.keys, self.paths, strict=True):
-            table = self.read_table(path)
-            combined = concat_tables([unified, table], ["(all partitions)", key])
-            yield key, table_to_frame(combined)
+        keys: list[str] = []
+        tables: list[pa.Table] = []
+        rows = 0
+        for start in range(0, len(self.paths), READ_BATCH):
+            batch = slice(start, start + READ_BATCH)
+            for key, table in zip(
+                self.keys[batch], self.read_tables(self.paths[batch]), strict=True
+            ):
+                keys.append(key)
+                tables.append(table)
+                rows += table.num_rows
+                if rows >= max_rows:
+                    yield keys, self._frame(unified, keys, tables)
+                    keys, tables, rows = [], [], 0
+        if keys:
+            yield keys, self._frame(unified, keys, tables)
+
+    @staticmethod
+    def _frame(unified: pa.Table, keys: list[str], tables: list[pa.Table]) -> pd.DataFrame:
+        return table_to_frame(concat_tables([unified, *tables], ["(all partitions)", *keys]))

@@ -65,7 +65,8 @@ class StreamedAggregate:
     result: AggregateResult
     #: ``streaming`` (mergeable metrics only) or ``duckdb`` (some metric went to DuckDB).
     engine: str
-    partitions: int
+    #: Frames (chunks of rows) consumed.
+    chunks: int
     #: Rows stored in DuckDB (window copies included); 0 for ``streaming``.
     spilled_rows: int
 
@@ -286,6 +287,6 @@ def aggregate_streamed(
     return StreamedAggregate(
         result=finished,
         engine="duckdb" if spilled_metrics else "streaming",
-        partitions=count,
+        chunks=count,
         spilled_rows=spilled_rows,
     )

@@ -122,7 +122,7 @@ def test_streamed_equals_in_memory(case: str, events: pd.DataFrame, regions: pd.
     pd.testing.assert_frame_equal(streamed.result.frame, expected.frame, rtol=1e-12, atol=0)
     assert streamed.result.stats == expected.stats
     assert len(expected.frame) > 0
-    assert streamed.partitions == len(CHUNKS) + 1
+    assert streamed.chunks == len(CHUNKS) + 1
     spilled = any(text.split("(")[0] in SPILLED for text in spec.metrics.values())
     assert streamed.engine == ("duckdb" if spilled else "streaming")
     assert (streamed.spilled_rows > 0) == spilled
