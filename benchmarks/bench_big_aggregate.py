@@ -66,7 +66,10 @@ def bench_spec(years: int) -> Any:
 
     spec = load_spec(ROOT / "pipelines" / "flights.yaml")
     partitions = spec.partitions.model_copy(update={"end": dt.date(2013 + years, 1, 1)})
-    aggregates = {**spec.aggregates, "carrier_summary": AggregateSpec.model_validate(CARRIER_SUMMARY)}
+    aggregates = {
+        **spec.aggregates,
+        "carrier_summary": AggregateSpec.model_validate(CARRIER_SUMMARY),
+    }
     return spec.model_copy(update={"partitions": partitions, "aggregates": aggregates})
 
 
@@ -83,8 +86,12 @@ def _clean_year() -> Any:
     frame = _read_flights(package_data_dir()).to_pandas()
     frame["_source_file"] = "flights.csv"
     frame["_source_row"] = range(1, len(frame) + 1)
-    clean = clean_table(frame, bench_spec(1).clean["flights"], table="flights").clean.reset_index(drop=True)
-    day = pd.to_datetime(pd.DataFrame({"year": clean["year"], "month": clean["month"], "day": clean["day"]}))
+    clean = clean_table(frame, bench_spec(1).clean["flights"], table="flights").clean.reset_index(
+        drop=True
+    )
+    day = pd.to_datetime(
+        pd.DataFrame({"year": clean["year"], "month": clean["month"], "day": clean["day"]})
+    )
     clean["_partition"] = day.dt.strftime("%Y-%m-%d").astype("str")
     return clean
 
@@ -93,12 +100,12 @@ def generate(years: int) -> Path:
     """Per-day Parquet partitions of ``years`` perturbed copies of the clean flights year."""
     import numpy as np
     import pandas as pd
+    from upath import UPath
 
     from etl_assets.lib.io.convert import frame_to_table, storable_frame
     from etl_assets.lib.io.formats import ParquetFormat
     from etl_assets.lib.io.partitions import split_by_partition
     from etl_assets.lib.io.storage import write_table
-    from upath import UPath
 
     warehouse = WORK / f"warehouse_{years}y"
     folder = warehouse.joinpath(*CLEAN_PARTS)
@@ -162,7 +169,9 @@ def run_step(name: str, warehouse: Path, years: int, engine: str, out: Path) -> 
         from etl_assets.lib.io.convert import concat_tables, table_to_frame
 
         def concatenated(self: Any, present: list[str], paths: dict[str, Any]) -> Any:
-            return table_to_frame(concat_tables(self._read_tables([paths[k] for k in present]), present))
+            return table_to_frame(
+                concat_tables(self._read_tables([paths[k] for k in present]), present)
+            )
 
         managers.FrameIOManager._partition_frames = concatenated  # type: ignore[method-assign]
     key = AssetKey(["flights", "agg", name])
@@ -170,10 +179,14 @@ def run_step(name: str, warehouse: Path, years: int, engine: str, out: Path) -> 
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance, asset_selection=[key], raise_on_error=True)
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[key], raise_on_error=True
+        )
         wall = time.perf_counter() - started
         event = instance.get_latest_materialization_event(key)
-        metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        metadata = (
+            event.asset_materialization.metadata if event and event.asset_materialization else {}
+        )
     assert result.success
     stored = warehouse / "flights" / "agg" / f"{name}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,19 +205,40 @@ def run_step(name: str, warehouse: Path, years: int, engine: str, out: Path) -> 
 
 def measure(name: str, warehouse: Path, years: int, engine: str) -> dict[str, Any]:
     out = WORK / "results" / f"{name}_{warehouse.name}_{engine}.parquet"
-    command = [sys.executable, __file__, "--step", name, "--warehouse", str(warehouse), "--years", str(years), "--engine", engine, "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    command = [
+        sys.executable,
+        __file__,
+        "--step",
+        name,
+        "--warehouse",
+        str(warehouse),
+        "--years",
+        str(years),
+        "--engine",
+        engine,
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     if done.returncode:
-        raise RuntimeError(f"step {name} ({engine}, {warehouse.name}) failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"step {name} ({engine}, {warehouse.name}) failed:\n{done.stderr[-3000:]}"
+        )
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "out": out}
 
 
 def _same(streamed: Path, in_memory: Path) -> str:
     import pandas as pd
+    from upath import UPath
 
     from etl_assets.lib.io.formats import ParquetFormat
     from etl_assets.lib.io.storage import read_frame
-    from upath import UPath
 
     left, right = (read_frame(ParquetFormat(), UPath(p)) for p in (streamed, in_memory))
     pd.testing.assert_frame_equal(left, right, rtol=1e-12, atol=0)
@@ -214,7 +248,11 @@ def _same(streamed: Path, in_memory: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--skip-in-memory-rolling", action="store_true", help="skip the in-memory 10x origin_delay_7d (GBs of RAM)")
+    parser.add_argument(
+        "--skip-in-memory-rolling",
+        action="store_true",
+        help="skip the in-memory 10x origin_delay_7d (GBs of RAM)",
+    )
     parser.add_argument("--step")
     parser.add_argument("--warehouse")
     parser.add_argument("--engine", choices=["streamed", "in_memory"])

@@ -24,14 +24,14 @@ import pandas as pd
 import pyarrow as pa
 from upath import UPath
 
-from etl_assets.lib.io.convert import concat_tables, conform, table_to_frame
+from etl_assets.lib.io.convert import concat_tables, stored_dictionaries, table_to_frame
 
 STREAM_PARTITIONS = "etl_assets/stream_partitions"
 #: Rows per frame handed to the consumer: big enough that per-frame costs (Arrow to pandas, a
 #: groupby) are amortised, small enough to be a few tens of MB whatever the history's length.
 CHUNK_ROWS = 100_000
 #: Files read at once (in parallel by the IO manager's reader).
-READ_BATCH = 8
+READ_BATCH = 32
 
 
 @dataclass
@@ -55,12 +55,13 @@ class PartitionFrames:
         return table_to_frame(concat_tables(self.read_tables(self.paths), self.keys))
 
     def unified(self) -> pa.Table:
-        """A zero-row table with every column's type and categories across all partitions."""
+        """A zero-row table with every column's type and categories across all partitions, in
+        one chunk per column (so concatenating it with a chunk's tables stays cheap)."""
         if self._unified is None:
-            with ThreadPoolExecutor(max_workers=READ_BATCH) as pool:  # footers: I/O bound
+            with ThreadPoolExecutor(max_workers=8) as pool:  # footers: I/O bound
                 schemas = list(pool.map(self.read_schema, self.paths))
-            empties = [conform(s.empty_table(), s) for s in schemas]
-            self._unified = concat_tables(empties, self.keys)
+            combined = concat_tables([_empty_table(s) for s in schemas], self.keys)
+            self._unified = _single_chunk(combined)
         return self._unified
 
     def frames(self, max_rows: int | None = None) -> Iterator[tuple[list[str], pd.DataFrame]]:
@@ -89,3 +90,42 @@ class PartitionFrames:
     @staticmethod
     def _frame(unified: pa.Table, keys: list[str], tables: list[pa.Table]) -> pd.DataFrame:
         return table_to_frame(concat_tables([unified, *tables], ["(all partitions)", *keys]))
+
+
+def _empty_table(schema: pa.Schema) -> pa.Table:
+    """``conform(schema.empty_table(), schema)`` without its per-column casts: the stored types,
+    and for category columns the stored dictionary (or an empty one when none is stored)."""
+    dictionaries = stored_dictionaries(schema)
+    columns, fields = [], []
+    for stored_field in schema:
+        stored = dictionaries.get(stored_field.name)
+        if stored is not None:
+            column = stored
+        elif pa.types.is_dictionary(stored_field.type):
+            column = pa.DictionaryArray.from_arrays(
+                pa.array([], stored_field.type.index_type), pa.array([], stored_field.type.value_type)
+            )
+        else:
+            column = pa.array([], stored_field.type)
+        columns.append(column)
+        fields.append(stored_field.with_type(column.type))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=schema.metadata))
+
+
+def _single_chunk(table: pa.Table) -> pa.Table:
+    """The zero-row ``table`` with one (empty) chunk per column, dictionaries kept."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            dictionary = (
+                column.chunk(0).dictionary
+                if column.num_chunks
+                else pa.array([], column.type.value_type)
+            )
+            column = pa.DictionaryArray.from_arrays(
+                pa.array([], column.type.index_type), dictionary, ordered=column.type.ordered
+            )
+        else:
+            column = pa.array([], column.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
