@@ -21,7 +21,7 @@ import pandas as pd
 from dagster import AssetExecutionContext
 
 from etl_assets.lib.io.partition_stream import PartitionFrames
-from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
+from etl_assets.lib.spec import PARTITION_COLUMN, AggregateSpec, PipelineSpec
 from etl_assets.lib.transforms.results import AggregateResult
 
 ENGINE_KEY = "etl_assets/aggregate_engine"
@@ -46,6 +46,38 @@ def _frame(value: Any) -> pd.DataFrame:
     return value.to_frame() if isinstance(value, PartitionFrames) else value
 
 
+def _needed_columns(
+    agg: AggregateSpec, joins: Mapping[str, pd.DataFrame], source: PartitionFrames
+) -> set[str]:
+    """The source columns the aggregate uses (the others are not converted to pandas).
+
+    Raises NotStreamable when one is missing, so that the in-memory path reports it with the
+    table's full column list, as before."""
+    from etl_assets.lib.transforms.aggregate_streaming import NotStreamable
+
+    used = set(agg.group_by) | {
+        m.column for m in agg.parsed_metrics.values() if m.column is not None
+    }
+    if agg.window is not None:
+        used.add(agg.window.column)
+    brought: set[str] = set()
+    for join in agg.join:
+        used |= set(join.on)
+        other = joins.get(join.table)
+        if join.columns is not None:
+            brought |= set(join.columns)
+        elif other is not None:
+            brought |= {c for c in other.columns if c not in join.on}
+    stored = set(source.unified().column_names)
+    missing = sorted(c for c in used - brought if c not in stored)
+    if missing:
+        raise NotStreamable(
+            f"column(s) {', '.join(map(repr, missing))} not in the stored partitions"
+        )
+    # brought columns that also exist in the source are kept, so a join still sees the clash
+    return (used - brought) | (brought & stored)
+
+
 def compute_aggregate(
     context: AssetExecutionContext,
     spec: PipelineSpec,
@@ -64,8 +96,12 @@ def compute_aggregate(
     if isinstance(source, PartitionFrames) and not agg.partitioned:
         limits = DuckDBLimits(memory_limit=DUCKDB_MEMORY_LIMIT, threads=step_threads(spec))
         try:
+            columns = _needed_columns(agg, frames, source)
             streamed = aggregate_streamed(
-                (frame for _, frame in source.frames()), agg, joins=frames, limits=limits
+                (frame for _, frame in source.frames(columns=columns)),
+                agg,
+                joins=frames,
+                limits=limits,
             )
         except NotStreamable as exc:
             reason = str(exc)

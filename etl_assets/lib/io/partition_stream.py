@@ -16,7 +16,7 @@ unified table, which gives it the union dictionary and the promoted types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -64,12 +64,15 @@ class PartitionFrames:
             self._unified = _single_chunk(combined)
         return self._unified
 
-    def frames(self, max_rows: int | None = None) -> Iterator[tuple[list[str], pd.DataFrame]]:
+    def frames(
+        self, max_rows: int | None = None, columns: Collection[str] | None = None
+    ) -> Iterator[tuple[list[str], pd.DataFrame]]:
         """Consecutive partitions in key order, concatenated into frames of about ``max_rows``
         rows (default ``CHUNK_ROWS``; a bigger partition is a frame of its own), with the dtypes
-        of the whole concatenation: each frame is a slice of what :meth:`to_frame` returns."""
+        of the whole concatenation: each frame is a slice of what :meth:`to_frame` returns
+        (only ``columns``, in stored order, when given: less to convert and hold)."""
         max_rows = max_rows or CHUNK_ROWS
-        unified = self.unified()
+        unified = _select(self.unified(), columns)
         keys: list[str] = []
         tables: list[pa.Table] = []
         rows = 0
@@ -79,7 +82,7 @@ class PartitionFrames:
                 self.keys[batch], self.read_tables(self.paths[batch]), strict=True
             ):
                 keys.append(key)
-                tables.append(table)
+                tables.append(_select(table, columns))
                 rows += table.num_rows
                 if rows >= max_rows:
                     yield keys, self._frame(unified, keys, tables)
@@ -103,7 +106,8 @@ def _empty_table(schema: pa.Schema) -> pa.Table:
             column = stored
         elif pa.types.is_dictionary(stored_field.type):
             column = pa.DictionaryArray.from_arrays(
-                pa.array([], stored_field.type.index_type), pa.array([], stored_field.type.value_type)
+                pa.array([], stored_field.type.index_type),
+                pa.array([], stored_field.type.value_type),
             )
         else:
             column = pa.array([], stored_field.type)
@@ -129,3 +133,9 @@ def _single_chunk(table: pa.Table) -> pa.Table:
             column = pa.array([], column.type)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _select(table: pa.Table, columns: Collection[str] | None) -> pa.Table:
+    if columns is None:
+        return table
+    return table.select([name for name in table.column_names if name in columns])
