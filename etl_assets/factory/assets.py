@@ -243,7 +243,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
     def input_for(table: str) -> AssetIn:
         # An unpartitioned aggregate over a partitioned table reads whatever partitions exist,
         # so a sensor run for one new day can refresh it before the whole range has landed.
-        # It streams them (one partition at a time, see aggregate_engine) rather than concatenate.
+        # It streams them (chunks of partitions, see aggregate_engine) rather than concatenate.
         reads_all = spec.is_clean_partitioned(table) and not partitioned
         metadata = {"allow_missing_partitions": reads_all, STREAM_PARTITIONS: reads_all}
         return AssetIn(key=clean_key(spec.pipeline, table), metadata=metadata)
