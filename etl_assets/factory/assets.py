@@ -27,6 +27,7 @@ from dagster import (
     multi_asset,
 )
 
+from etl_assets.factory.aggregate_engine import compute_aggregate
 from etl_assets.factory.anomaly_checks import (
     ReferenceContext,
     anomaly_check_specs,
@@ -66,8 +67,9 @@ from etl_assets.factory.quality_checks import (
     load_referenced,
 )
 from etl_assets.lib.io import IO_MANAGER_KEYS
+from etl_assets.lib.io.partition_stream import STREAM_PARTITIONS
 from etl_assets.lib.resources import SourceFiles
-from etl_assets.lib.spec import PARTITION_COLUMN, PipelineSpec
+from etl_assets.lib.spec import PipelineSpec
 from etl_assets.lib.telemetry import record_rows, traced_step
 
 CONSERVATION_CHECK = "row_conservation"
@@ -254,8 +256,10 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
     def input_for(table: str) -> AssetIn:
         # An unpartitioned aggregate over a partitioned table reads whatever partitions exist,
         # so a sensor run for one new day can refresh it before the whole range has landed.
+        # It streams them (chunks of partitions, see aggregate_engine) rather than concatenate.
         reads_all = spec.is_clean_partitioned(table) and not partitioned
-        return AssetIn(key=clean_key(spec.pipeline, table), metadata={"allow_missing_partitions": reads_all})
+        metadata = {"allow_missing_partitions": reads_all, STREAM_PARTITIONS: reads_all}
+        return AssetIn(key=clean_key(spec.pipeline, table), metadata=metadata)
 
     ins = {"source": input_for(agg.source)}
     for join in agg.join:
@@ -276,15 +280,11 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         **partitioning(partitioned, partitions_def),
     )
     @traced_step(spec.pipeline, "agg", agg_key(spec.pipeline, name))
-    def aggregate_asset(context: AssetExecutionContext, source: pd.DataFrame, **joined: pd.DataFrame):
-        # the step's libraries load at run time, not with the definitions
-        from etl_assets.lib.transforms import aggregate
-
+    def aggregate_asset(context: AssetExecutionContext, source: Any, **joined: Any):
+        # source/joined: a DataFrame, or PartitionFrames (unread partitions) for a streamed aggregate
         started = time.perf_counter()
         joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
-        if not partitioned and PARTITION_COLUMN in source:
-            source = source.drop(columns=[PARTITION_COLUMN])
-        result = aggregate(source, agg, joins=joins)
+        result, engine_metadata = compute_aggregate(context, spec, name, source, joins)
         stats = result.stats
         quality = evaluate_aggregate(spec, name, result.frame, context)
         drift = evaluate_drift(context.instance, agg_key(spec.pipeline, name), quality.frame, agg.schema_drift, aggregate_nullability(agg))
@@ -300,6 +300,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
                 **_timing(started, stats.rows_in),
                 **worker_metadata(),
                 **quality.metadata,
+                **engine_metadata,
             },
         )
         yield from quality.results

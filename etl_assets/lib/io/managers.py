@@ -57,6 +57,7 @@ from etl_assets.lib.io.convert import (
 from etl_assets.lib.io.formats import FORMATS, FileFormat, ParquetFormat
 from etl_assets.lib.io.metadata import table_schema
 from etl_assets.lib.io.partition_metadata import record_rows_per_partition
+from etl_assets.lib.io.partition_stream import STREAM_PARTITIONS, PartitionFrames
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.paths import check_asset_key_parts, check_partition_key, local_name
 from etl_assets.lib.io.storage import (
@@ -184,8 +185,21 @@ class FrameIOManager(UPathIOManager):
         present = [key for key in paths if key not in missing]
         if not present:
             return self._empty_frame(context)
+        if len(present) > 1 and (context.definition_metadata or {}).get(STREAM_PARTITIONS):
+            return self._partition_frames(present, paths)
         tables = self._read_tables([paths[key] for key in present])
         return table_to_frame(concat_tables(tables, present))
+
+    def _partition_frames(self, present: list[str], paths: dict[str, UPath]) -> PartitionFrames:
+        """The partitions unread, for a consumer that uses one at a time (see ``partition_stream``)."""
+        return PartitionFrames(
+            keys=present,
+            paths=[paths[key] for key in present],
+            storage=self.extension.lstrip("."),
+            read_table=lambda path: read_table(self.file_format, path),
+            read_tables=self._read_tables,
+            read_schema=lambda path: read_schema(self.file_format, path),
+        )
 
     def _read_tables(self, paths: list[UPath]) -> list[pa.Table]:
         """Files read in parallel (Arrow releases the GIL), each single-threaded to avoid

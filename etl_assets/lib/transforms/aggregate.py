@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -152,20 +153,49 @@ def _having(result: pd.DataFrame, spec: AggregateSpec) -> pd.DataFrame:
     return result[keep]
 
 
+def apply_joins(frame: pd.DataFrame, spec: AggregateSpec, joins: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
+    """``frame`` with every declared join applied (row-wise, so a partition at a time is exact)."""
+    for join in spec.join:
+        if joins is None or join.table not in joins:
+            raise AggregateError(f"aggregate needs the clean table {join.table!r} to join (pass it in joins=)")
+        frame = join_table(frame, join, joins[join.table])
+    return frame
+
+
 def aggregate(
     frame: pd.DataFrame, spec: AggregateSpec, *, joins: Mapping[str, pd.DataFrame] | None = None
 ) -> AggregateResult:
     """Aggregate ``frame`` (a clean table) as ``spec`` declares; ``joins`` maps each joined
     table's name to its clean frame."""
     rows_in = len(frame)
-    for join in spec.join:
-        if joins is None or join.table not in joins:
-            raise AggregateError(f"aggregate needs the clean table {join.table!r} to join (pass it in joins=)")
-        frame = join_table(frame, join, joins[join.table])
+    frame = apply_joins(frame, spec, joins)
     metrics = spec.parsed_metrics
     _check(frame, spec, metrics)
-
     partitioned = spec.partitioned and PARTITION_COLUMN in frame.columns
+    prepared = prepare(frame, spec, metrics, partitioned=partitioned)
+    grouped = prepared.work.groupby(prepared.keys, observed=prepared.observed, dropna=False, sort=True)
+    columns = {name: _metric(grouped, metric, prepared.texts) for name, metric in metrics.items()}
+    if spec.window is not None and spec.window.rolling:
+        columns[_OWN_PERIOD] = grouped[_OWN_PERIOD].sum()
+    return finish(pd.DataFrame(columns), spec, prepared.found, partitioned=partitioned, rows_in=rows_in)
+
+
+@dataclass
+class Prepared:
+    """The frame to group (only the needed columns, plus period and helper columns), its keys."""
+
+    work: pd.DataFrame
+    keys: list[str]
+    #: False only for the single whole-input group (one row even for an empty input).
+    observed: bool
+    #: Categorical column -> its text copy, for ``min``/``max`` (which compare text).
+    texts: dict[str, str]
+    found: Periods | None
+
+
+def prepare(frame: pd.DataFrame, spec: AggregateSpec, metrics: dict[str, Metric], *, partitioned: bool) -> Prepared:
+    """Group keys, period numbers (rows replicated for rolling windows) and text copies of
+    categories; shared by the in-memory path and the per-partition streaming path."""
     keys = ([PARTITION_COLUMN] if partitioned else []) + list(spec.group_by)
     values = [m.column for m in metrics.values() if m.column is not None]
     work = frame[list(dict.fromkeys(keys + values))].reset_index(drop=True)
@@ -189,12 +219,15 @@ def aggregate(
     if not keys:  # one row for the whole input, even an empty one (as SQL without GROUP BY)
         work[_ALL] = pd.Categorical(np.zeros(len(work), dtype=np.int64), categories=[0])
         keys, observed = [_ALL], False
+    return Prepared(work=work, keys=keys, observed=observed, texts=texts, found=found)
 
-    grouped = work.groupby(keys, observed=observed, dropna=False, sort=True)
-    columns = {name: _metric(grouped, metric, texts) for name, metric in metrics.items()}
-    if window is not None and window.rolling:
-        columns[_OWN_PERIOD] = grouped[_OWN_PERIOD].sum()
-    result = pd.DataFrame(columns)
+
+def finish(
+    result: pd.DataFrame, spec: AggregateSpec, found: Periods | None, *, partitioned: bool, rows_in: int
+) -> AggregateResult:
+    """From one row per group (indexed by the group keys, metrics in columns, plus
+    ``__own_period`` for rolling windows) to the output: window bounds, ``having``, column order."""
+    window = spec.window
     if _OWN_PERIOD in result.columns:
         result = result[result[_OWN_PERIOD] > 0].drop(columns=[_OWN_PERIOD])
     result = result.reset_index()
@@ -208,7 +241,7 @@ def aggregate(
     order = list(spec.group_by)
     if window is not None:
         order += [WINDOW_START, WINDOW_END] if window.rolling else [WINDOW_START]
-    order += list(metrics)
+    order += list(spec.parsed_metrics)
     if partitioned:
         order.append(PARTITION_COLUMN)
     result = result[order].reset_index(drop=True)
