@@ -45,7 +45,12 @@ def inline_spec(pipeline: dict[str, Any], defs_file: Path) -> PipelineSpec:
 
 def pipeline_definitions(specs: Sequence[PipelineSpec], settings: StorageSettings) -> Definitions:
     """Assets, checks, jobs, schedules and sensors of ``specs`` plus the shared resources."""
-    from etl_assets.factory import build_pipeline_definitions, uses_postgres
+    from etl_assets.factory import (
+        build_pipeline_definitions,
+        is_shared_storage,
+        location_executor_spec,
+        uses_postgres,
+    )
     from etl_assets.factory.network import NETWORK_RETRY_POLICY
 
     if settings.postgres_host is None:
@@ -56,12 +61,13 @@ def pipeline_definitions(specs: Sequence[PipelineSpec], settings: StorageSetting
                 "no PostgreSQL is configured: set ETL_ASSETS_POSTGRES_HOST (see README 'PostgreSQL')"
             )
     remote = any("://" in str(root) for root in (settings.data_root, settings.warehouse))
+    shared = is_shared_storage(settings.data_root, settings.warehouse)
     # Steps that talk to a server (object store or database) retry transient failures.
     per_pipeline = [
-        build_pipeline_definitions(spec, NETWORK_RETRY_POLICY, remote or uses_postgres(spec))
+        build_pipeline_definitions(spec, NETWORK_RETRY_POLICY, remote or uses_postgres(spec), shared)
         for spec in specs
     ]
-    return Definitions.merge(*per_pipeline, shared_definitions(settings))
+    return Definitions.merge(*per_pipeline, shared_definitions(settings, location_executor_spec(specs)))
 
 
 @scaffold_with(PipelineComponentScaffolder)

@@ -16,6 +16,7 @@ from dagster import Definitions, EnvVar
 from etl_assets.component.settings import StorageSettings
 from etl_assets.lib.resources import S3Config
 from etl_assets.lib.resources.postgres import PostgresResource
+from etl_assets.lib.spec.models import ExecutorSpec
 
 
 def s3_config(settings: StorageSettings) -> S3Config | None:
@@ -39,15 +40,20 @@ def postgres_resource(settings: StorageSettings) -> PostgresResource | None:
 
 
 @lru_cache(maxsize=32)
-def shared_definitions(settings: StorageSettings) -> Definitions:
-    """The resources and default executor for ``settings`` (the same objects on every call)."""
-    from etl_assets.factory import build_resources
+def shared_definitions(settings: StorageSettings, location_executor: ExecutorSpec) -> Definitions:
+    """The resources and default executor for ``settings`` (the same objects on every call, so
+    that several components of one code location merge).
+
+    ``location_executor`` runs asset selections (backfills, landing sensors, the UI's
+    "Materialize"): the component's pipelines' common choice (``location_executor_spec``).
+    Components of one code location that choose different executors cannot share one default:
+    Dagster refuses to merge two; give them the same ``executor:`` or separate code locations.
+    """
+    from etl_assets.factory import build_resources, is_shared_storage
     from etl_assets.factory.executors import executor_for
-    from etl_assets.lib.spec.models import ExecutorSpec
 
     resources = build_resources(
         settings.data_root, settings.warehouse, s3_config(settings), postgres_resource(settings)
     )
-    # Runs of asset selections (landing sensors, the UI's "Materialize") use the code
-    # location's default executor: in process, switchable by run config like the jobs'.
-    return Definitions(resources=resources, executor=executor_for(ExecutorSpec()))
+    shared = is_shared_storage(settings.data_root, settings.warehouse)
+    return Definitions(resources=resources, executor=executor_for(location_executor, shared))

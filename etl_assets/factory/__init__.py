@@ -152,23 +152,31 @@ def build_definitions(
                 "PostgreSQL is configured: set ETL_ASSETS_POSTGRES_HOST (see README 'PostgreSQL')"
             )
     remote = any("://" in str(root) for root in (data_root, output_root) if root is not None)
-    shared = "://" in str(data_root) and (output_root is None or "://" in str(output_root))
+    shared = is_shared_storage(data_root, output_root)
     # Steps that talk to a server (object store or database) retry transient failures.
     per_pipeline = [
         build_pipeline_definitions(spec, network_retry, remote or uses_postgres(spec), shared) for spec in specs
     ]
-    # Runs of asset selections (backfills, landing sensors, the UI's "Materialize" of some assets)
-    # use the code location's default executor: the pipelines' choice when they all make the
-    # same one, else in process; switchable by run config like the jobs'.
-    choices = {spec.executor for spec in specs}
-    location_executor = choices.pop() if len(choices) == 1 else ExecutorSpec()
     return Definitions.merge(
         *per_pipeline,
         Definitions(
             resources=build_resources(data_root, output_root, s3, postgres),
-            executor=executor_for(location_executor, shared),
+            executor=executor_for(location_executor_spec(specs), shared),
         ),
     )
+
+
+def is_shared_storage(data_root: str | Path, output_root: str | Path | None) -> bool:
+    """Whether landing files and tables are on storage every machine reaches (an object store)."""
+    return "://" in str(data_root) and (output_root is None or "://" in str(output_root))
+
+
+def location_executor_spec(specs: Iterable[PipelineSpec]) -> ExecutorSpec:
+    """The code location's default executor, for runs of asset selections (backfills, landing
+    sensors, the UI's "Materialize"): the pipelines' choice when they all make the same one,
+    else in process; switchable by run config like the jobs'."""
+    choices = {spec.executor for spec in specs}
+    return choices.pop() if len(choices) == 1 else ExecutorSpec()
 
 
 def definitions_from_folder(

@@ -50,6 +50,9 @@ def run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
             "ETL_ASSETS_DATA_ROOT": str(tmp_path),
             "DAGSTER_HOME": str(tmp_path),
             "PYTHONPATH": str(PROJECT_ROOT),
+            # the commands run from this venv, as after `source .venv/bin/activate` (else dg
+            # rightly warns that the project's .venv is not the activated one)
+            "VIRTUAL_ENV": sys.prefix,
         }
     )
     return subprocess.run(
