@@ -51,8 +51,11 @@ def test_helm_values_point_at_this_project_and_the_fleets_run_limits() -> None:
     assert env["ETL_ASSETS_DATA_ROOT"].startswith("s3://") and env[
         "ETL_ASSETS_WAREHOUSE"
     ].startswith("s3://")
-    definitions = (PROJECT_ROOT / "etl_assets" / "definitions.py").read_text()
-    assert all(f'"{name}"' in definitions for name in env)  # variables the code location reads
+    # variables the code location reads (definitions.py and the component's settings module)
+    readers = [PROJECT_ROOT / "etl_assets" / "definitions.py"]
+    readers.append(PROJECT_ROOT / "etl_assets" / "component" / "settings.py")
+    read = "".join(path.read_text() for path in readers)
+    assert all(f'"{name}"' in read for name in env)
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["enabled"] is False
     queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
