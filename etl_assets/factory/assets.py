@@ -43,6 +43,7 @@ from etl_assets.factory.drift_checks import (
 from etl_assets.factory.executors import step_queue_tags, worker_metadata
 from etl_assets.factory.file_versions import record_source_versions
 from etl_assets.factory.keys import agg_key, clean_key, raw_key, rejected_key
+from etl_assets.factory.lineage_metadata import LINEAGE_TABLE_KEY, lineage_table
 from etl_assets.factory.mapping import (
     map_inputs,
     mapping_check_specs,
@@ -206,6 +207,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 **drift.metadata,
                 "rejected_by_reason": MetadataValue.json(dict(stats.rejected_by_reason)),
                 "dagster/column_lineage": lineage,
+                LINEAGE_TABLE_KEY: lineage_table(lineage),  # the same, visible in the OSS UI
                 **_timing(started, stats.rows_in),
                 **worker_metadata(),
                 **quality.metadata,
@@ -297,6 +299,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
                 "groups_out": stats.groups_out,
                 "groups_filtered_by_having": stats.groups_filtered_by_having,
                 "dagster/column_lineage": lineage,
+                LINEAGE_TABLE_KEY: lineage_table(lineage),  # the same, visible in the OSS UI
                 **_timing(started, stats.rows_in),
                 **worker_metadata(),
                 **quality.metadata,
