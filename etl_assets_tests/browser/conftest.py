@@ -67,6 +67,7 @@ def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUI]:
         deployment.start_code_server()
         deployment.wait_for_code_server()
         port = deployment.start_webserver()
+        deployment.assert_location_loaded()
         # The UI greets a first visit on 127.0.0.1 with a "Join the Dagster community" dialog
         # over every page; mark it seen on the instance, as its "Skip" button does.
         assert deployment.graphql("mutation { setNuxSeen }")["setNuxSeen"] is True

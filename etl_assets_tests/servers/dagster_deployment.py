@@ -231,6 +231,23 @@ class Deployment:
         assert "errors" not in body, body
         return body["data"]
 
+    def assert_location_loaded(self) -> None:
+        """Fail with the code location's own load error, not later as an empty UI.
+
+        A code server answers pings even when importing the definitions failed; the webserver
+        then shows "no assets" and a browser test would only time out looking for them.
+        """
+        data = self.graphql(
+            "{ workspaceOrError { ... on Workspace { locationEntries { name"
+            " locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+        )
+        entries = {e["name"]: e["locationOrLoadError"] for e in data["workspaceOrError"]["locationEntries"]}
+        assert LOCATION in entries, entries
+        loaded = entries[LOCATION]
+        assert loaded and loaded["__typename"] == "RepositoryLocation", (
+            f"code location {LOCATION} failed to load: {loaded}\n" + self.log_tail("code_server")
+        )
+
     @property
     def instance(self) -> DagsterInstance:
         if self._instance is None:

