@@ -109,6 +109,14 @@ def _good(draw: st.DrawFn, encoding: str) -> tuple[list[tuple[str, str]], int]:
     return draw(st.permutations(pairs)), value
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 @st.composite
 def records(draw: st.DrawFn, encoding: str, lines: bool) -> Record:
     kinds = ["good", "good", "bad_id", "missing_id", "duplicate", "truncated", "non_object"]
@@ -261,8 +269,9 @@ def test_generated_json_lines_lose_nothing(
 def test_generated_json_documents_lose_nothing(
     tmp_path_factory: pytest.TempPathFactory, generated: File, wrapped: bool
 ) -> None:
-    # A truncated element makes the whole document malformed: tested on its own below.
-    kept = [r for r in generated.records if not r.text.startswith("{") or r.text.endswith("}")]
+    # A truncated element makes the whole document malformed: tested on its own below. "Ends
+    # with }" is not enough to tell it apart: `{"id": 1, "n": {}` is cut after a nested object.
+    kept = [r for r in generated.records if not r.text.startswith("{") or _is_json(r.text)]
     generated = File(kept, generated.encoding, generated.bom, generated.newline, True)
     tmp_path = tmp_path_factory.mktemp("json")
     data = generated.content(lines=False, wrapped=wrapped)
