@@ -251,3 +251,43 @@ def test_parquet_statistics_skip_text_columns_unless_asked(tmp_path: Path, strin
     io.file_format.write_file(frame_to_table(frame), str(path))
     assert _column_statistics(path) == {"n": True, "d": True, "s": string_statistics}
     assert read_frame(FORMATS["parquet"], UPath(path)).equals(frame)
+
+
+def _column_encodings(path: Path) -> dict[str, set[str]]:
+    meta = pq.ParquetFile(path).metadata
+    found: dict[str, set[str]] = {}
+    for group in range(meta.num_row_groups):
+        for index in range(meta.num_columns):
+            chunk = meta.row_group(group).column(index)
+            found.setdefault(chunk.path_in_schema, set()).update(chunk.encodings)
+    return found
+
+
+def test_parquet_dictionary_only_on_low_cardinality_text(tmp_path: Path) -> None:
+    """High-cardinality text is written without a dictionary, low-cardinality text and numbers
+    keep theirs, and the file reads back equal either way."""
+    rows = 20_000
+    table = pa.table({
+        "unique_text": [f"id-{i:08d}" for i in range(rows)],
+        "few_text": [("red", "green", "blue")[i % 3] for i in range(rows)],
+        "numbers": pa.array([i % 7 for i in range(rows)], type=pa.int64()),
+        "sorted_few": sorted(f"k{i % 5}" for i in range(rows)),  # sorted: the head alone is 1 value
+        "category": pa.array([("a", "b")[i % 2] for i in range(rows)]).dictionary_encode(),
+    })
+    target = tmp_path / "t.parquet"
+    io_formats.write_parquet_file(table, str(target))
+    encodings = _column_encodings(target)
+    assert not any("DICTIONARY" in e for e in encodings["unique_text"]), encodings
+    for name in ("few_text", "numbers", "sorted_few", "category"):
+        assert any("DICTIONARY" in e for e in encodings[name]), (name, encodings)
+    assert pq.read_table(target).equals(table)
+
+
+def test_parquet_dictionary_choice_on_small_and_all_unique_tables(tmp_path: Path) -> None:
+    small = pa.table({"unique_text": [f"v{i}" for i in range(100)]})
+    assert io_formats.dictionary_columns(small) is True  # too few rows to bother judging
+    wide = pa.table({"a": [f"a{i}" for i in range(10_000)], "b": [f"b{i}" for i in range(10_000)]})
+    assert io_formats.dictionary_columns(wide) == []
+    target = tmp_path / "w.parquet"
+    io_formats.write_parquet_file(wide, str(target))
+    assert pq.read_table(target).equals(wide)
