@@ -162,3 +162,17 @@ def test_io_manager_read_connections_config(pg, connections):
     with pytest.raises(ValueError, match="read_connections"):
         PostgresIOManager(postgres=pg, read_connections=0)
     assert PostgresIOManager(postgres=pg).read_connections == 2
+
+
+def test_partition_keys_read_as_quoted_literals(pg):
+    from etl_assets.lib.io.postgres import UnsafeIdentifierError, write_partitions
+
+    keys = ["2024-01-01 10:00+01|a.b_c", "z: 1", "a"]
+    frame = pd.concat([mixed_frame(3 + i, partition=k) for i, k in enumerate(keys)])
+    frame = frame.reset_index(drop=True)
+    write_partitions(pg, TableName("s", "parts"), frame_to_table(frame), keys, "run-1")
+    got = read_table(pg, TableName("s", "parts"), ["z: 1", "2024-01-01 10:00+01|a.b_c"])
+    assert list(got["_partition"].unique()) == ["z: 1", "2024-01-01 10:00+01|a.b_c"]
+    assert len(got) == 4 + 3
+    with pytest.raises(UnsafeIdentifierError):
+        read_table(pg, TableName("s", "parts"), ["a' OR '1'='1"])

@@ -117,12 +117,14 @@ def read_arrow(
             )
             table, connections = _plain(scan.table), scan.connections
         else:
-            # one round trip for any number of keys; rows are put in key order afterwards
-            placeholders = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
-            where = sql.SQL(" WHERE {} IN (").format(sql.Identifier(PARTITION_COLUMN))
-            cursor.execute(
-                (select + where).as_string(None) + placeholders + ")", parameters=tuple(keys)
+            # one round trip for any number of keys; rows are put in key order afterwards.
+            # The keys are quoted literals (psycopg's sql.Literal, after check_partition_keys),
+            # not parameters: ADBC runs a parameterless query through COPY binary, a
+            # parameterised one as a prepared statement that decodes ~20% slower.
+            where = sql.SQL(" WHERE {} IN ({})").format(
+                sql.Identifier(PARTITION_COLUMN), sql.SQL(", ").join(map(sql.Literal, keys))
             )
+            cursor.execute((select + where).as_string(None))
             table = _in_key_order(_plain(cursor.fetch_arrow_table()), keys)
         conn.rollback()
     return table, stored, connections
