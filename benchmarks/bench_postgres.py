@@ -7,13 +7,16 @@ One script run measures, on a throwaway local PostgreSQL 15 (started here, as in
   write (stage + swap), its partitioned write (10 partitions: delete + COPY), psycopg 3 binary
   ``COPY`` fed row by row from the frame, pandas ``to_sql`` (SQLAlchemy + psycopg 3, on a
   sample, reported as rows/s), and optionally dlt (``--dlt``: installed into its own venv);
-- reads: the whole table and one partition back to a DataFrame with exact dtypes, against
-  ``psql \\copy (SELECT ...) TO`` a CSV file.
+- reads: the whole table (split over 2 connections, the default, and on 1) and one
+  partition back to a DataFrame with exact dtypes, against ``psql \\copy (SELECT ...) TO``
+  a CSV file.
 
-Each case runs in its own subprocess under GNU time, so its peak RSS is its own. Ratios are
-throughput relative to the baseline measured in the same run (>1 = faster than ``\\copy``).
+Each case runs in its own subprocess under GNU time, so its peak RSS is its own. The cases
+of a group (baseline and ours) run interleaved, one round after another, ``--repeat`` rounds,
+so drifting machine load hits both alike; figures are medians (every repeat is printed too).
+Ratios are throughput relative to the baseline of the same group (>1 = faster than ``\\copy``).
 
-    .venv/bin/python benchmarks/bench_postgres.py [--rows 1000000] [--repeat 2] [--dlt]
+    .venv/bin/python benchmarks/bench_postgres.py [--rows 1000000] [--repeat 5] [--dlt]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -193,13 +197,17 @@ def case_to_sql(work: Path, port: int, rows: int) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
 
 
-def case_ours_read(work: Path, port: int) -> dict:
+def case_ours_read(work: Path, port: int, connections: int = 2) -> dict:
     from etl_assets.lib.io.postgres import TableName, read_table
 
     pg = _resource(port)
     started = time.perf_counter()
-    frame = read_table(pg, TableName("bench", "ours"))
+    frame = read_table(pg, TableName("bench", "ours"), read_connections=connections)
     return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+def case_ours_read_one_connection(work: Path, port: int) -> dict:
+    return case_ours_read(work, port, connections=1)
 
 
 def case_ours_read_partition(work: Path, port: int) -> dict:
@@ -216,6 +224,7 @@ CASES = {
     "ours_write_partitioned": case_ours_write_partitioned,
     "psycopg_binary_copy": case_psycopg_binary_copy,
     "ours_read": case_ours_read,
+    "ours_read_one_connection": case_ours_read_one_connection,
     "ours_read_partition": case_ours_read_partition,
 }
 
@@ -279,8 +288,23 @@ def psql(port: int, command: str) -> list[str]:
             "-U", "postgres", "-d", "bench", "-c", command]  # fmt: skip
 
 
-def best(results: list[dict]) -> dict:
-    return min(results, key=lambda r: r.get("seconds", r["wall_seconds"]))
+def median(results: list[dict]) -> dict:
+    """The median run (by seconds) of the repeats, with every repeat's seconds beside it."""
+    ordered = sorted(results, key=_seconds)
+    middle = dict(ordered[(len(ordered) - 1) // 2])
+    middle["all_seconds"] = [round(_seconds(r), 3) for r in results]
+    middle["peak_rss_mb_max"] = max(r["peak_rss_mb"] for r in results)
+    return middle
+
+
+def interleaved(runs: dict[str, Callable[[], dict]], repeat: int) -> dict[str, dict]:
+    """Each case once per round, rounds repeated: the machine's load drifts over a run, and
+    alternating ours with the baseline lets both see the same drift. Medians per case."""
+    results: dict[str, list[dict]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            results[name].append(run())
+    return {name: median(rs) for name, rs in results.items()}
 
 
 def main() -> None:
@@ -288,11 +312,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5, help="rounds of interleaved runs")
     parser.add_argument("--to-sql-rows", type=int, default=100_000)
     parser.add_argument(
         "--dlt", action="store_true", help="also measure dlt (installs it into its own venv)"
     )
+    parser.add_argument("--reads-only", action="store_true", help="skip the slow write rivals")
     parser.add_argument("--case")
     parser.add_argument("--work", type=Path)
     parser.add_argument("--port", type=int)
@@ -323,70 +348,61 @@ def main() -> None:
 
     server = PostgresServer.start()
     report: dict[str, dict] = {}
+    port = server.port
     try:
         server.sql("CREATE DATABASE bench")
         server.sql("CREATE SCHEMA bench", dbname="bench")
 
-        def run(name: str, *extra: str) -> dict:
-            return best(
-                [run_case(name, work, server.port, list(extra)) for _ in range(args.repeat)]
-            )
+        def case(name: str, *extra: str) -> Callable[[], dict]:
+            return lambda: run_case(name, work, port, list(extra))
 
-        report["ours_write"] = run("ours_write")
+        run_case("ours_write", work, port)  # creates bench.ours (first write: not timed)
         server.sql("CREATE TABLE bench.csv_copy (LIKE bench.ours)", dbname="bench")
         server.sql("ALTER TABLE bench.csv_copy DROP COLUMN _run_id", dbname="bench")
         server.sql("CREATE TABLE bench.psycopg (LIKE bench.csv_copy)", dbname="bench")
         columns = ", ".join(plain.column_names)
-        copies = []
-        for _ in range(args.repeat):
+
+        def copy_in() -> dict:
             server.sql("TRUNCATE bench.csv_copy", dbname="bench")
-            copies.append(
-                timed(
-                    psql(
-                        server.port,
-                        f"\\copy bench.csv_copy ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER true)",
-                    )
-                )
+            result = timed(
+                psql(port, f"\\copy bench.csv_copy ({columns}) FROM '{csv_path}' WITH (FORMAT csv, HEADER true)")
+            )  # fmt: skip
+            return {**result, "rows": args.rows}
+
+        report |= interleaved(
+            {"psql_copy_in": copy_in, "ours_write": case("ours_write"),
+             "ours_write_partitioned": case("ours_write_partitioned")},
+            args.repeat,
+        )  # fmt: skip
+        if not args.reads_only:
+            report["psycopg_binary_copy"] = median(
+                [run_case("psycopg_binary_copy", work, port) for _ in range(2)]
             )
-        report["psql_copy_in"] = best(copies)
-        report["psql_copy_in"]["rows"] = args.rows
-        report["ours_write_partitioned"] = run("ours_write_partitioned")
-        report["psycopg_binary_copy"] = run("psycopg_binary_copy")
-        report["pandas_to_sql"] = run("to_sql", "--to-sql-rows", str(args.to_sql_rows))
+            report["pandas_to_sql"] = median(
+                [run_case("to_sql", work, port, ["--to-sql-rows", str(args.to_sql_rows)])]
+            )
         if args.dlt:
-            report["dlt"] = measure_dlt(work, server.port, "default")
-            report["dlt_csv"] = measure_dlt(work, server.port, "csv")
-        report["ours_read"] = run("ours_read")
+            report["dlt"] = measure_dlt(work, port, "default")
+            report["dlt_csv"] = measure_dlt(work, port, "csv")
         out = work / "out.csv"
-        report["psql_copy_out"] = best(
-            [
-                timed(
-                    psql(
-                        server.port,
-                        f"\\copy (SELECT {columns} FROM bench.ours) TO '{out}' WITH (FORMAT csv)",
-                    )
-                )
-                for _ in range(args.repeat)
-            ]
-        )
-        report["psql_copy_out"]["rows"] = args.rows
-        report["ours_read_partition"] = run("ours_read_partition")
-        report["psql_copy_out_partition"] = best(
-            [
-                timed(
-                    psql(
-                        server.port,
-                        f"\\copy (SELECT {columns} FROM bench.ours_parts WHERE _partition = 'p03') TO '{out}' WITH (FORMAT csv)",
-                    )
-                )
-                for _ in range(args.repeat)
-            ]
-        )
-        report["psql_copy_out_partition"]["rows"] = int(
+        partition_rows = int(
             server.sql(
                 "SELECT count(*) FROM bench.ours_parts WHERE _partition = 'p03'", dbname="bench"
             )
         )
+
+        def copy_out(where: str, rows: int) -> Callable[[], dict]:
+            table = "bench.ours_parts" if where else "bench.ours"
+            command = f"\\copy (SELECT {columns} FROM {table}{where}) TO '{out}' WITH (FORMAT csv)"
+            return lambda: {**timed(psql(port, command)), "rows": rows}
+
+        report |= interleaved(
+            {"psql_copy_out": copy_out("", args.rows), "ours_read": case("ours_read"),
+             "ours_read_one_connection": case("ours_read_one_connection"),
+             "psql_copy_out_partition": copy_out(" WHERE _partition = 'p03'", partition_rows),
+             "ours_read_partition": case("ours_read_partition")},
+            args.repeat,
+        )  # fmt: skip
     finally:
         server.stop()
     print_report(report)
@@ -424,7 +440,10 @@ def print_report(report: dict[str, dict]) -> None:
     def rate(name: str) -> float:
         return report[name]["rows"] / _seconds(report[name])
 
-    print(f"\n{'case':28} {'rows':>9} {'seconds':>8} {'rows/s':>11} {'vs copy':>9} {'peak MB':>8}")
+    print(
+        f"\n{'case':28} {'rows':>9} {'median s':>8} {'rows/s':>11} {'vs copy':>9} "
+        f"{'peak MB':>8}  every repeat (s)"
+    )
     groups = {
         "psql_copy_in": [
             "psql_copy_in",
@@ -435,7 +454,7 @@ def print_report(report: dict[str, dict]) -> None:
             "dlt",
             "dlt_csv",
         ],
-        "psql_copy_out": ["psql_copy_out", "ours_read"],
+        "psql_copy_out": ["psql_copy_out", "ours_read", "ours_read_one_connection"],
         "psql_copy_out_partition": ["psql_copy_out_partition", "ours_read_partition"],
     }
     for baseline, names in groups.items():
@@ -445,7 +464,8 @@ def print_report(report: dict[str, dict]) -> None:
             r = report[name]
             print(
                 f"{name:28} {r['rows']:>9} {_seconds(r):>8.2f} {rate(name):>11.0f} "
-                f"{rate(name) / rate(baseline):>8.2f}x {r['peak_rss_mb']:>8.0f}"
+                f"{rate(name) / rate(baseline):>8.2f}x {r['peak_rss_mb']:>8.0f}  "
+                f"{r.get('all_seconds', '')}"
             )
         print()
 

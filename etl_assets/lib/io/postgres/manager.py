@@ -54,6 +54,13 @@ class PostgresIOManager(ConfigurableIOManager):
 
     postgres: PostgresResource
     schema_name: str = Field(default="public", description="Schema for assets with a one-part key.")
+    read_connections: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Connections that read a large table in parallel (one shared snapshot); "
+        "1 reads on one connection.",
+    )
 
     def table_for(self, context: InputContext | OutputContext) -> TableName:
         meta: dict[str, Any] = dict(context.definition_metadata or {})
@@ -129,7 +136,9 @@ class PostgresIOManager(ConfigurableIOManager):
             [str(k) for k in context.asset_partition_keys] if context.has_asset_partitions else None
         )
         try:
-            frame = read_table(self.postgres, target, keys)
+            frame = read_table(
+                self.postgres, target, keys, read_connections=self.read_connections
+            )
         except TableNotFoundError:
             if bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS, False)):
                 context.log.warning(
