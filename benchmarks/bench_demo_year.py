@@ -56,6 +56,22 @@ def _write(frame: Any, folder: Path, partitioned: bool) -> None:
         frame.to_parquet(folder / "all.parquet", index=False)
 
 
+STAGES: dict[str, float] = {}
+
+
+class _stage:
+    """Adds the wall time of a ``with`` block to ``STAGES[name]`` (the baseline's split)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        STAGES[self.name] = STAGES.get(self.name, 0.0) + time.perf_counter() - self.started
+
+
 def baseline(data_root: Path, out: Path) -> dict[str, int]:
     """Everything the flights job computes, as plain function calls; row counts per table."""
     from etl_assets.factory.anomaly_checks import tag_clean_output
@@ -71,28 +87,36 @@ def baseline(data_root: Path, out: Path) -> dict[str, int]:
     keys = partitions_definition(spec.partitions).get_partition_keys()
     files = SourceFiles(root=str(data_root))
     counts: dict[str, int] = {}
-    raw = {
-        name: files.read_physical(source, name=name, partition_keys=keys if source.partitioned else None).frame
-        for name, source in spec.sources.items()
-    }
+    with _stage("read"):
+        raw = {
+            name: files.read_physical(source, name=name, partition_keys=keys if source.partitioned else None).frame
+            for name, source in spec.sources.items()
+        }
     cleaned: dict[str, Any] = {}
     # dimensions first: the flights clean table checks its references against them
     order = [n for n in spec.clean if n != "flights"] + (["flights"] if "flights" in spec.clean else [])
     for name in order:
         clean = spec.clean[name]
-        result = clean_table(raw[clean.source], clean, table=name)
-        quality = evaluate_clean(spec, name, result.clean, result.stats, referenced=cleaned)
-        tagged, _, _ = tag_clean_output(clean, quality.frame, clean_key(spec.pipeline, name))
+        with _stage("clean_table"):
+            result = clean_table(raw[clean.source], clean, table=name)
+        with _stage("clean quality"):
+            quality = evaluate_clean(spec, name, result.clean, result.stats, referenced=cleaned)
+        with _stage("anomaly tagging"):
+            tagged, _, _ = tag_clean_output(clean, quality.frame, clean_key(spec.pipeline, name))
         cleaned[name] = tagged
         partitioned = spec.is_clean_partitioned(name)
-        _write(tagged, out / "clean" / name, partitioned)
-        _write(result.rejected, out / "rejected" / name, partitioned)
+        with _stage("write"):
+            _write(tagged, out / "clean" / name, partitioned)
+            _write(result.rejected, out / "rejected" / name, partitioned)
         counts[f"clean/{name}"] = len(tagged)
     for name, agg in spec.aggregates.items():
         joins = {join.table: cleaned[join.table] for join in agg.join}
-        result = aggregate(cleaned[agg.source], agg, joins=joins) if joins else aggregate(cleaned[agg.source], agg)
-        quality = evaluate_aggregate(spec, name, result.frame)
-        _write(quality.frame, out / "agg" / name, agg.partitioned)
+        with _stage("aggregate"):
+            result = aggregate(cleaned[agg.source], agg, joins=joins) if joins else aggregate(cleaned[agg.source], agg)
+        with _stage("aggregate quality"):
+            quality = evaluate_aggregate(spec, name, result.frame)
+        with _stage("write"):
+            _write(quality.frame, out / "agg" / name, agg.partitioned)
         counts[f"agg/{name}"] = len(quality.frame)
     return counts
 
@@ -117,7 +141,7 @@ def _child(mode: str) -> None:
     seconds = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shutil.rmtree(scratch, ignore_errors=True)
-    print(json.dumps({"mode": mode, "seconds": seconds, "rss_mb": rss_mb, "counts": counts}))
+    print(json.dumps({"mode": mode, "seconds": seconds, "rss_mb": rss_mb, "counts": counts, "stages": STAGES}))
 
 
 def _spawn(mode: str) -> dict[str, Any]:
@@ -168,16 +192,16 @@ def main() -> None:
     ran = statistics.median(f["seconds"] for f in figures["demo"])
     print(f"median baseline {base:.1f} s (peak RSS {max(f['rss_mb'] for f in figures['baseline']):.0f} MB), "
           f"demo {ran:.1f} s (peak RSS {max(f['rss_mb'] for f in figures['demo']):.0f} MB), demo/baseline {ran / base:.2f}x")
+    stages = figures["baseline"][-1]["stages"]
+    print("baseline split (last run): " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
     ours = figures["baseline"][0]["counts"]
     theirs = figures["demo"][0]["counts"]
     print(f"{'table':<32}{'baseline':>10}{'demo':>10}")
     for table, rows in sorted(ours.items()):
         kind, name = table.split("/")
-        matched = [v for k, v in theirs.items() if k.endswith(f"{name}") and (kind == "agg") == ("agg" in k or "__" not in k and kind == "agg")]
-        demo_rows = next((v for k, v in theirs.items() if k.split("/")[-1] == name and kind in k), None)
-        if demo_rows is None and matched:
-            demo_rows = matched[0]
-        print(f"{table:<32}{rows:>10}{demo_rows if demo_rows is not None else '?':>10}")
+        demo_rows = theirs.get(f"flights/{kind}/{name}")
+        same = "" if demo_rows == rows else "  DIFFERENT"
+        print(f"{table:<32}{rows:>10}{demo_rows if demo_rows is not None else '?':>10}{same}")
     print("demo row-count keys:", sorted(theirs))
 
 
