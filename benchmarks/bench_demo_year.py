@@ -9,7 +9,7 @@ interleaved, each in its own subprocess (so peak RSS is the child's own ``ru_max
   the same reader the raw assets use (``SourceFiles.read_physical``), runs ``clean_table``,
   ``evaluate_clean`` (schema, references, score), the anomaly tagging the factory runs
   (``tag_clean_output``, per-partition reference), every aggregate (``aggregate`` + quality), and
-  writes one Parquet file per partition (partitioned tables) or per table.
+  writes one Parquet file per partition (partitioned tables) or per table, raw layer included.
 * demo: the flights job exactly as ``etl-assets demo`` runs it (``run_all``: one single-run
   backfill over every partition, in-process executor) on a fresh DAGSTER_HOME.
 
@@ -92,6 +92,9 @@ def baseline(data_root: Path, out: Path) -> dict[str, int]:
             name: files.read_physical(source, name=name, partition_keys=keys if source.partitioned else None).frame
             for name, source in spec.sources.items()
         }
+    with _stage("write"):  # the demo stores the raw layer too (text kept as text)
+        for name, source in spec.sources.items():
+            _write(raw[name], out / "raw" / name, source.partitioned)
     cleaned: dict[str, Any] = {}
     # dimensions first: the flights clean table checks its references against them
     order = [n for n in spec.clean if n != "flights"] + (["flights"] if "flights" in spec.clean else [])
