@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -174,6 +175,9 @@ def main() -> None:
             f"ratio duckdb {label:<11} / ours: {baseline / ours_s:5.2f}x excluding read, "
             f"{baseline / (ours_s + read_s):5.2f}x including read"
         )
+
+    # one process runs every engine: this is the peak of the whole run (the largest of them)
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
     if args.profile:
         import cProfile
