@@ -285,6 +285,11 @@ def test_a_killed_workers_step_is_redelivered_to_the_survivor(outcome: Outcome) 
         assert keys == [f"warehouse/flights/{table}/{day}.parquet" for day in DAYS]
 
 
+def test_every_worker_passed_its_preflight(outcome: Outcome) -> None:
+    for name, log in outcome.worker_logs.items():
+        assert "etl_assets worker preflight passed" in log, name
+
+
 def test_no_secret_in_events_or_metadata(outcome: Outcome) -> None:
     for run in _runs(outcome):
         run_id = run.dagster_run.run_id

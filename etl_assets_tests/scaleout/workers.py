@@ -27,7 +27,8 @@ def worker_command(config_yaml: str, name: str | None, queues: list[str]) -> lis
     named = ["-n", name] if name else []
     # one -q with a comma-separated list: dagster-celery passes each -q on as celery's -Q, and
     # celery keeps only the last -Q it is given
-    return ["dagster-celery", "worker", "start", "-A", "dagster_celery.app", "-y", config_yaml, *named,
+    return ["dagster-celery", "worker", "start", "-A", "dagster_celery.app", "-y", config_yaml,
+            "-i", "etl_assets.worker_preflight", *named,
             "-q", ",".join(queues), "--", "--pool", "solo"]  # fmt: skip
 
 
