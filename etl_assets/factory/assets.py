@@ -33,6 +33,7 @@ from etl_assets.factory.anomaly_checks import (
     anomaly_check_specs,
     tag_clean_output,
 )
+from etl_assets.factory.column_docs import aggregate_column_metadata, clean_column_metadata
 from etl_assets.factory.dedup import clean_with_dedup, dedup_resource_keys, duplicates_outs
 from etl_assets.factory.drift_checks import (
     aggregate_nullability,
@@ -148,6 +149,7 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
                 io_manager_key=IO_MANAGER_KEYS[storage],
                 description=clean.description or f"{name}: declared types, null policies and dedup applied.",
                 kinds={"pandas", storage},
+                metadata=clean_column_metadata(clean),
             ),
             "rejected": AssetOut(
                 key=rejected_key(spec.pipeline, name),
@@ -272,6 +274,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         key=agg_key(spec.pipeline, name),
         group_name=spec.pipeline,
         description=agg.description or f"Aggregate of {agg.source}",
+        metadata=aggregate_column_metadata(agg),
         ins=ins,
         io_manager_key=IO_MANAGER_KEYS[storage],
         kinds={"pandas", storage},

@@ -55,7 +55,7 @@ from etl_assets.lib.io.convert import (
     table_to_frame,
 )
 from etl_assets.lib.io.formats import FORMATS, FileFormat, ParquetFormat
-from etl_assets.lib.io.metadata import table_schema
+from etl_assets.lib.io.metadata import declared_columns, table_schema
 from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partition_stream import STREAM_PARTITIONS, PartitionFrames
 from etl_assets.lib.io.partitions import split_by_partition
@@ -121,7 +121,7 @@ class FrameIOManager(UPathIOManager):
         table = frame_to_table(frame)
         metadata: dict[str, Any] = {
             "dagster/row_count": len(frame),
-            "dagster/column_schema": table_schema(frame),
+            "dagster/column_schema": table_schema(frame, declared_columns(context.definition_metadata)),
         }
         if context.has_asset_partitions:
             paths = {str(k): p for k, p in self._get_paths_for_partitions(context).items()}

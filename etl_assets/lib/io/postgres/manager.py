@@ -27,7 +27,7 @@ from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputCo
 from pydantic import Field
 
 from etl_assets.lib.io.convert import frame_to_table, storable_frame
-from etl_assets.lib.io.metadata import table_schema
+from etl_assets.lib.io.metadata import declared_columns, table_schema
 from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partitions import split_by_partition
 from etl_assets.lib.io.postgres.identifiers import TableName, check_identifier, table_for_asset
@@ -96,7 +96,7 @@ class PostgresIOManager(ConfigurableIOManager):
         table = frame_to_table(frame)
         metadata: dict[str, Any] = {
             "dagster/row_count": len(frame),
-            "dagster/column_schema": table_schema(frame),
+            "dagster/column_schema": table_schema(frame, declared_columns(context.definition_metadata)),
             "dagster/table_name": str(target),
         }
         if context.has_asset_partitions:
