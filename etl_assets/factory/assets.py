@@ -218,14 +218,14 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             context,
             clean_asset_key,
             {
-                key: {"dagster/row_count": counts.rows_out, **counts.as_metadata(), **quality.metadata_by_partition[key]}
+                key: {**counts.as_metadata(), **quality.metadata_by_partition[key]}
                 for key, counts in by_partition.items()
             },
         )
         add_partition_metadata(
             context,
             rejected_key(spec.pipeline, name),
-            {key: {"dagster/row_count": c.rows_rejected, "rows_rejected": c.rows_rejected} for key, c in by_partition.items()},
+            {key: {"rows_rejected": c.rows_rejected} for key, c in by_partition.items()},
         )
         yield Output(
             tagged,
@@ -326,7 +326,7 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
             context,
             agg_key(spec.pipeline, name),
             {
-                key: {"dagster/row_count": groups[key], "groups_out": groups[key], **quality.metadata_by_partition[key]}
+                key: {"groups_out": groups[key], **quality.metadata_by_partition[key]}
                 for key in range_keys
             },
         )

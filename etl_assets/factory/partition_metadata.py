@@ -4,8 +4,9 @@ A partition-range run (a backfill's single run, the demo's year in one run) buil
 of the range from one frame, and Dagster gives each partition's materialization the step's output
 metadata unless metadata is added for that partition
 (``AssetExecutionContext.add_asset_metadata(..., partition_key=)``). Without this every day of a
-year run would show the year's row count, conservation counts and quality score. The counts come
-from the frames' ``_partition`` column; a partition with no row left gets zeros, not the run's.
+year run would show the year's conservation counts and quality score (each partition's
+``dagster/row_count`` is the IO managers' part: ``lib/io/partition_metadata.py``). The counts
+come from the frames' ``_partition`` column; a partition with no row left gets zeros, not the run's.
 What stays the run's: timings, the rejected-row reasons by kind and the check results, which
 judge the step as a whole.
 """
@@ -69,8 +70,8 @@ def clean_stats_by_partition(
 
 
 def raw_metadata_by_partition(frame: pd.DataFrame, keys: Sequence[str]) -> dict[str, dict[str, int]]:
-    rows = rows_by_partition(frame, keys)
-    by_partition: dict[str, dict[str, int]] = {key: {"dagster/row_count": rows[key]} for key in keys}
+    """Files read and rows with parse errors per partition (the IO manager records the rows)."""
+    by_partition: dict[str, dict[str, int]] = {key: {} for key in keys}
     if PARTITION_COLUMN not in frame.columns:
         return by_partition
     grouped = frame.groupby(frame[PARTITION_COLUMN].astype("string"), observed=True, sort=False)
