@@ -52,6 +52,13 @@ from etl_assets.factory.mapping import (
     mapping_resource_keys,
 )
 from etl_assets.factory.network import classified_errors
+from etl_assets.factory.partition_metadata import (
+    add_partition_metadata,
+    clean_stats_by_partition,
+    multi_partition_keys,
+    raw_metadata_by_partition,
+    rows_by_partition,
+)
 from etl_assets.factory.partitions import partitioning
 from etl_assets.factory.physical_checks import (
     conservation_result,
@@ -113,6 +120,8 @@ def build_raw_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsDef
             metadata["rows_with_parse_errors"] = int(frame["_parse_error"].notna().sum())
         physical, check = physical_outcome(context, raw_key(spec.pipeline, name), read.physical, len(frame))
         record_rows(rows_in=len(frame), rows_out=len(frame))
+        range_keys = multi_partition_keys(context, source.partitioned)
+        add_partition_metadata(context, raw_key(spec.pipeline, name), raw_metadata_by_partition(frame, range_keys))
         yield Output(frame, metadata={**metadata, **physical})
         yield check
 
@@ -190,7 +199,11 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         counts = stats.as_metadata()
         # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the
         # frame that is actually stored (drift reads the previous run's schema before the yield)
-        quality = evaluate_clean(spec, name, result.clean, stats, referenced=referenced, context=context, missing=missing)
+        range_keys = multi_partition_keys(context, partitioned)
+        by_partition = clean_stats_by_partition(raw, result.clean, result.rejected, range_keys)
+        quality = evaluate_clean(
+            spec, name, result.clean, stats, referenced=referenced, context=context, missing=missing, partitions=by_partition
+        )
         reference_run = ReferenceContext(context, IO_MANAGER_KEYS[storage], partitions_def if partitioned else None)
         tagged, anomaly_check, anomaly_metadata = tag_clean_output(clean, quality.frame, clean_asset_key, reference_run)
         drift = evaluate_drift(context.instance, clean_asset_key, tagged, clean.schema_drift, clean_nullability(clean))
@@ -200,6 +213,19 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
             rejected=stats.rows_rejected,
             deduplicated=stats.rows_deduplicated,
             dropped=stats.rows_dropped,
+        )
+        add_partition_metadata(
+            context,
+            clean_asset_key,
+            {
+                key: {**counts.as_metadata(), **quality.metadata_by_partition[key]}
+                for key, counts in by_partition.items()
+            },
+        )
+        add_partition_metadata(
+            context,
+            rejected_key(spec.pipeline, name),
+            {key: {"rows_rejected": c.rows_rejected} for key, c in by_partition.items()},
         )
         yield Output(
             tagged,
@@ -291,9 +317,19 @@ def build_aggregate_asset(spec: PipelineSpec, name: str, partitions_def: Partiti
         joins = {join.table: joined[_join_input_name(join.table)] for join in agg.join}
         result, engine_metadata = compute_aggregate(context, spec, name, source, joins)
         stats = result.stats
-        quality = evaluate_aggregate(spec, name, result.frame, context)
+        range_keys = multi_partition_keys(context, partitioned)
+        quality = evaluate_aggregate(spec, name, result.frame, context, partitions=range_keys)
         drift = evaluate_drift(context.instance, agg_key(spec.pipeline, name), quality.frame, agg.schema_drift, aggregate_nullability(agg))
         record_rows(rows_in=stats.rows_in, rows_out=len(quality.frame))
+        groups = rows_by_partition(quality.frame, range_keys)
+        add_partition_metadata(
+            context,
+            agg_key(spec.pipeline, name),
+            {
+                key: {"groups_out": groups[key], **quality.metadata_by_partition[key]}
+                for key in range_keys
+            },
+        )
         yield Output(
             quality.frame,
             metadata={

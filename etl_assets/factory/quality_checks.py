@@ -19,9 +19,11 @@ never loads the rest. The builders here only wire Dagster objects; the work is d
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -139,6 +141,9 @@ class QualityOutcome:
     frame: pd.DataFrame
     metadata: dict[str, Any] = field(default_factory=dict)
     results: list[AssetCheckResult] = field(default_factory=list)
+    #: In a multi-partition run: each partition's own ``quality/*`` metadata (the checks stay
+    #: the run's: they judge what the step wrote).
+    metadata_by_partition: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def markdown_table(frame: pd.DataFrame, max_chars: int = 60) -> str:
@@ -232,8 +237,12 @@ def evaluate_clean(
     referenced: dict[str, pd.DataFrame] | None = None,
     context: AssetExecutionContext | None = None,
     missing: dict[str, str] | None = None,
+    partitions: Mapping[str, CleanStats] | None = None,
 ) -> QualityOutcome:
     """Run the schema, references and score of clean table ``name`` on the frame just built.
+
+    ``partitions``: in a multi-partition run, what the clean step did in each partition; each
+    is then also scored on its own rows (:attr:`QualityOutcome.metadata_by_partition`).
 
     ``referenced`` maps each referenced clean table to its frame; when omitted they are loaded
     through the IO managers of ``context``. ``missing``: why a referenced table given as absent
@@ -279,13 +288,47 @@ def evaluate_clean(
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
     if orphans or unchecked:
         results.append(_references_result(key, orphans, unchecked, quality, pii_columns(clean)))
-    return QualityOutcome(frame=out, metadata=score.as_metadata(), results=results)
+    by_partition: dict[str, dict[str, Any]] = {}
+    if partitions:
+        from etl_assets.lib.quality.score import score_rows
+
+        keys = frame[PARTITION_COLUMN].astype("string").to_numpy() if PARTITION_COLUMN in frame.columns else None
+        for key, counts in partitions.items():
+            rows = keys == key if keys is not None else np.zeros(len(frame), dtype=bool)
+            part = score_rows(
+                frame,
+                list(clean.columns),
+                report,
+                rows,
+                orphans,
+                rows_rejected_invalid=counts.rows_rejected - counts.rows_dropped,
+                rows_deduplicated=counts.rows_deduplicated,
+                rules_checked=rules_checked,
+                freshness_column=quality.freshness_column,
+                max_age=quality.max_age_delta,
+                reference_time=partition_end(context, key),
+            )
+            by_partition[key] = part.as_metadata()
+    return QualityOutcome(frame=out, metadata=score.as_metadata(), results=results, metadata_by_partition=by_partition)
+
+
+def partition_end(context: AssetExecutionContext | None, key: str) -> pd.Timestamp | None:
+    """End of partition ``key``'s time window (None: not a time-window partition)."""
+    partitions_def = getattr(getattr(context, "assets_def", None), "partitions_def", None)
+    if partitions_def is None or not hasattr(partitions_def, "time_window_for_partition_key"):
+        return None
+    return pd.Timestamp(partitions_def.time_window_for_partition_key(key).end)
 
 
 def evaluate_aggregate(
-    spec: PipelineSpec, name: str, frame: pd.DataFrame, context: AssetExecutionContext | None = None
+    spec: PipelineSpec,
+    name: str,
+    frame: pd.DataFrame,
+    context: AssetExecutionContext | None = None,
+    partitions: Sequence[str] = (),
 ) -> QualityOutcome:
-    """Schema and score of aggregate ``name`` on the frame just built."""
+    """Schema and score of aggregate ``name`` on the frame just built (and of each of
+    ``partitions`` on its own rows, in a multi-partition run)."""
     from etl_assets.lib.quality.schema import build_aggregate_schema, validate_frame
     from etl_assets.lib.quality.score import score_table
 
@@ -305,4 +348,22 @@ def evaluate_aggregate(
         reference_time=_reference_time(context, agg.partitioned),
     )
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
-    return QualityOutcome(frame=frame, metadata=score.as_metadata(), results=results)
+    by_partition: dict[str, dict[str, Any]] = {}
+    if partitions:
+        from etl_assets.lib.quality.score import score_rows
+
+        keys = frame[PARTITION_COLUMN].astype("string").to_numpy() if partitioned else None
+        for partition in partitions:
+            rows = keys == partition if keys is not None else np.zeros(len(frame), dtype=bool)
+            part = score_rows(
+                frame,
+                list(schema.columns),
+                report,
+                rows,
+                rules_checked=sum(len(c.checks) for c in schema.columns.values()) + len(schema.checks),
+                freshness_column=quality.freshness_column,
+                max_age=quality.max_age_delta,
+                reference_time=partition_end(context, partition),
+            )
+            by_partition[partition] = part.as_metadata()
+    return QualityOutcome(frame=frame, metadata=score.as_metadata(), results=results, metadata_by_partition=by_partition)

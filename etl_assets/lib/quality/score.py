@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,3 +150,26 @@ def score_table(
     row_scores = np.clip(row_scores, 0.0, 1.0)
     overall = float(np.mean(list(dimensions.values())))
     return QualityScore(overall=overall, dimensions=dimensions, row_scores=row_scores, details=details)
+
+
+def score_rows(
+    frame: pd.DataFrame,
+    columns: list[str],
+    schema_report: SchemaReport,
+    rows: np.ndarray,
+    orphans: Mapping[str, OrphanReport] | None = None,
+    **counts: Any,
+) -> QualityScore:
+    """The score of the rows ``rows`` selects (a bool mask over ``frame``) on their own: one
+    partition of a multi-partition run, scored from the reports of the whole frame.
+
+    ``counts`` are :func:`score_table`'s keyword arguments, for those rows (what the clean step
+    took out of that partition, its reference time).
+    """
+    positions = np.flatnonzero(rows)
+    renumber = np.full(len(rows), -1, dtype=np.int64)
+    renumber[positions] = np.arange(len(positions))
+    failing = {key: renumber[found[rows[found]]] for key, found in schema_report.failing_positions.items()}
+    report = SchemaReport(rows=len(positions), failures={}, failing_positions=failing, sample=schema_report.sample.iloc[:0])
+    sliced = {name: replace(report_, mask=report_.mask[rows]) for name, report_ in (orphans or {}).items()}
+    return score_table(frame.iloc[positions], columns, report, sliced, **counts)
