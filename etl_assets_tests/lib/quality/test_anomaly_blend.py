@@ -138,3 +138,28 @@ def test_chunked_queries_give_the_same_scores(monkeypatch: pytest.MonkeyPatch) -
     whole = index.score(matrix)
     monkeypatch.setattr(neighbours, "QUERY_CHUNK_ROWS", 97)
     np.testing.assert_array_equal(index.score(matrix), whole)
+
+
+def test_the_forests_trees_are_scikit_learns_with_cached_parameter_names() -> None:
+    """The forest's trees read their parameter names once per class (a fifth of a small
+    partition's fit went to re-reading the constructor's signature per tree); they are otherwise
+    scikit-learn's trees, with the same parameters (the scores are compared bit for bit with a
+    plain IsolationForest in test_anomaly_default_threshold.py)."""
+    from sklearn.tree import ExtraTreeRegressor
+
+    from etl_assets.lib.quality.forest_model import isolation_forest_class
+    from etl_assets.lib.quality.isolation import fit_forest
+
+    data = stars_cyg()
+    forest = fit_forest(fit_sample(forest_matrix(data.frame, data.columns), sample_size=100_000, random_state=0))
+    assert forest is not None and isinstance(forest.model, isolation_forest_class())
+    tree = forest.model.estimators_[0]
+    assert isinstance(tree, ExtraTreeRegressor)
+    assert tree._get_param_names() == ExtraTreeRegressor._get_param_names()
+    from sklearn.ensemble import IsolationForest
+
+    from etl_assets.lib.quality.isolation import _scaled
+
+    plain = IsolationForest(random_state=0).fit(_scaled(forest.scaler, forest.sample))
+    for ours, theirs in zip(forest.model.estimators_, plain.estimators_, strict=True):
+        assert ours.get_params() == theirs.get_params()
