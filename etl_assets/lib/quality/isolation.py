@@ -13,7 +13,7 @@ any order, e.g. a partition read alone or inside a range, give the same model an
 The forest's score is the one of the original paper (``-score_samples``): about 0.5 for ordinary
 rows, towards 1 for isolated ones.
 
-The RANKING used to tag (``n_neighbors > 0``, the tagger's default) blends it with a
+With ``n_neighbors > 0`` (opt-in; the tagger's default is the forest alone) the ranking blends it with a
 k-nearest-neighbour density score (:mod:`etl_assets.lib.quality.neighbours`): each of the two is
 turned into a robust z against the fit sample's own scores (median, 1.4826 x MAD) and the row's
 score is their weighted mean (:data:`NEIGHBOUR_WEIGHT`), so neither score's units dominate and each keeps what the other misses
