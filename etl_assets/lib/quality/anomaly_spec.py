@@ -25,5 +25,6 @@ def anomaly_config(spec: AnomalySpec) -> AnomalyConfig:
             sample_size=spec.isolation_forest.sample_size,
             n_estimators=spec.isolation_forest.n_estimators,
             random_state=spec.isolation_forest.random_state,
+            n_neighbors=spec.isolation_forest.n_neighbors,
         )
     return AnomalyConfig(zscore=zscore or None, isolation_forest=forest, patterns=semantic_rules(spec.pattern_columns))

@@ -7,8 +7,17 @@ construction, not by a second implementation that could disagree.
 
 Day-first and month-first layouts (``DD/MM/YYYY`` against ``MM/DD/YYYY``) are decided by the
 values: a day above 12 settles it. When both parse every value the column is *ambiguous*; the
-month-first layout is chosen and the draft says so in a comment. Two-digit years follow POSIX
-(``00``-``68`` are 20xx), which the draft also says.
+month-first layout is chosen and the draft says so in a comment.
+
+Two-digit years (``01/02/99``, ``31.12.05``, ``Jan 1 99``) follow the pivot of POSIX and of
+Python's ``strptime`` ``%y``, which the clean step's parser uses: ``69``-``99`` are 19xx,
+``00``-``68`` are 20xx. The pivot is fixed rather than chosen from the values because the draft's
+``format:`` must parse the file the same way the clean step will, and ``%y`` has no other pivot.
+So the draft says the rule and the years the values are read as (first and last), and warns when
+that reading looks wrong: years after the current one (``25/11/63`` read as 2063), or years split
+by the pivot into two runs more than 30 years apart (``50`` .. ``99`` and ``00`` .. ``10`` read as
+1969-2010 and 2050-2068, where 1950-2010 was likely meant). Four-digit years in the source are
+the fix.
 
 Integer columns are epoch seconds or milliseconds only with a name hint (``epoch``, ``unix``,
 ``timestamp``, ``ts``, ``created_at``...) and values in 1973-2100: plain counts look the same.
@@ -33,9 +42,14 @@ LAYOUTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (r"\d{1,2}/\d{1,2}/\d{4}", "date", ("%m/%d/%Y", "%d/%m/%Y")),
     (r"\d{1,2}-\d{1,2}-\d{4}", "date", ("%m-%d-%Y", "%d-%m-%Y")),
     (r"\d{1,2}/\d{1,2}/\d{2}", "date", ("%m/%d/%y", "%d/%m/%y")),
+    (r"\d{1,2}-\d{1,2}-\d{2}", "date", ("%m-%d-%y", "%d-%m-%y")),
+    # dotted two-digit dates only with two-digit day and month: ``1.2.10`` is a version number
+    (r"\d{2}\.\d{2}\.\d{2}", "date", ("%d.%m.%y",)),
     (r"\d{4}-W\d{2}-[1-7]", "date", ("%G-W%V-%u",)),
     (rf"{_MONTH} \d{{1,2}},? \d{{4}}", "date", ("%b %d %Y", "%b %d, %Y", "%B %d %Y", "%B %d, %Y")),
     (rf"\d{{1,2}} {_MONTH},? \d{{4}}", "date", ("%d %b %Y", "%d %B %Y", "%d %b, %Y", "%d %B, %Y")),
+    (rf"{_MONTH} \d{{1,2}},? \d{{2}}", "date", ("%b %d %y", "%b %d, %y", "%B %d %y", "%B %d, %y")),
+    (rf"\d{{1,2}} {_MONTH},? \d{{2}}", "date", ("%d %b %y", "%d %B %y", "%d %b, %y", "%d %B, %y")),
     (rf"{_MONTH}-\d{{1,2}}-\d{{4}}", "date", ("%b-%d-%Y", "%B-%d-%Y")),
     (rf"\d{{1,2}}-{_MONTH}-\d{{2,4}}", "date", ("%d-%b-%Y", "%d-%b-%y", "%d-%B-%Y")),
     (
@@ -72,6 +86,8 @@ class Layout:
     semantic: str
     #: Set when the values do not decide between day-first and month-first.
     ambiguous_with: str | None = None
+    #: Two-digit-year layouts: the distinct years the values are read as, ascending.
+    years: tuple[int, ...] = ()
 
     @property
     def note(self) -> str | None:
@@ -81,8 +97,44 @@ class Layout:
                 f"ambiguous: {self.ambiguous_with} also parses every value; check which the source uses"
             )
         if "%y" in self.format:
-            notes.append("two-digit years: 00-68 read as 20xx, 69-99 as 19xx")
+            notes.append(two_digit_year_note(self.years))
         return "; ".join(notes) or None
+
+
+#: Two runs of read years further apart than this look like one run cut by the pivot.
+PIVOT_GAP_YEARS = 30
+
+
+def two_digit_year_note(years: tuple[int, ...], current_year: int | None = None) -> str:
+    """The pivot rule, the years read, and a warning when the reading looks wrong."""
+    import datetime as dt
+
+    note = "two-digit years: 00-68 read as 20xx, 69-99 as 19xx"
+    if not years:
+        return note
+    note += f" (these values: {years[0]}-{years[-1]})"
+    current = current_year or dt.date.today().year
+    future = [y for y in years if y > current]
+    gaps = np.diff(np.asarray(years))
+    if future:
+        note += f"; CHECK: {len(future)} year(s) after {current}, e.g. {future[0]}, which may be {future[0] - 100}"
+    elif gaps.size and int(gaps.max()) > PIVOT_GAP_YEARS:
+        cut = int(np.argmax(gaps))
+        note += (
+            f"; CHECK: no year between {years[cut]} and {years[cut + 1]}: "
+            f"{years[cut + 1]}-{years[-1]} may be {years[cut + 1] - 100}-{years[-1] - 100}"
+        )
+    return note
+
+
+def read_years(distinct: pd.Series, storage: str, fmt: str) -> tuple[int, ...]:
+    """The distinct years the clean step's parser reads ``distinct`` as, with ``fmt``."""
+    from etl_assets.lib.spec import ColumnSpec
+    from etl_assets.lib.transforms.temporal import parse_date, parse_datetime
+
+    parse = parse_date if storage == "date" else parse_datetime
+    result = parse(pa.array(distinct.astype(str).tolist(), type=pa.string()), ColumnSpec(type=storage, format=fmt))  # type: ignore[arg-type]
+    return tuple(sorted({v.year for v in result.values.to_pylist() if v is not None}))
 
 
 def parses_all(values: pd.Series, storage: str, fmt: str) -> bool:
@@ -116,7 +168,8 @@ def detect_layout(distinct: pd.Series, name: str) -> Layout | None:
             continue
         ambiguous = passing[1] if _swapped(formats) and len(passing) == 2 else None
         chosen = passing[0]
-        return Layout(storage, chosen, _SEMANTIC.get(chosen, storage), ambiguous)
+        years = read_years(distinct, storage, chosen) if "%y" in chosen else ()
+        return Layout(storage, chosen, _SEMANTIC.get(chosen, storage), ambiguous, years)
     return None
 
 

@@ -10,17 +10,27 @@ The fit does not depend on the order of the rows: they are sorted by their value
 sample is drawn (and IsolationForest draws each tree's rows by position), so the same rows in
 any order, e.g. a partition read alone or inside a range, give the same model and scores.
 
-The score is the one of the original paper (``-score_samples``): about 0.5 for ordinary rows,
-towards 1 for isolated ones. The decision threshold always comes from the scores of the fit
-sample (so a partition scored against a stored reference gets the reference's threshold):
+The forest's score is the one of the original paper (``-score_samples``): about 0.5 for ordinary
+rows, towards 1 for isolated ones.
 
-- ``contamination=None`` (the default): :func:`robust_threshold`, a robust z-score of the
-  forest score above :data:`DEFAULT_SCORE_Z`; it adapts to each data set's score distribution,
-  where a fixed share suited one data set only (0.005 tagged 2 of 21 labelled anomalies in a
-  set with 5.6% of them);
-- a share ``c``: the quantile of the sample's scores that flags that share (scikit-learn's
-  ``offset_``, bit for bit), for users who know their rate;
-- ``'auto'``: 0.5, the paper's threshold (it flags 17% of flights: skewed data score high).
+With ``n_neighbors > 0`` (opt-in; the tagger's default is the forest alone) the ranking blends it with a
+k-nearest-neighbour density score (:mod:`etl_assets.lib.quality.neighbours`): each of the two is
+turned into a robust z against the fit sample's own scores (median, 1.4826 x MAD) and the row's
+score is their weighted mean (:data:`NEIGHBOUR_WEIGHT`), so neither score's units dominate and each keeps what the other misses
+(single extreme values; rare combinations of ordinary values). ``n_neighbors=0`` keeps the forest
+alone (scikit-learn's scores bit for bit).
+
+The decision threshold always comes from the scores of the fit sample (so a partition scored
+against a stored reference gets the reference's threshold):
+
+- ``contamination=None`` (the default): :func:`robust_threshold`, more than
+  :data:`DEFAULT_SCORE_Z` robust standard deviations above the sample's median score; it adapts
+  to each data set's score distribution, where a fixed share suited one data set only (0.005
+  tagged 2 of 21 labelled anomalies in a set with 5.6% of them);
+- a share ``c``: the quantile of the sample's scores that flags that share, for users who know
+  their rate (with the forest alone: scikit-learn's ``offset_``, bit for bit);
+- ``'auto'``: the forest alone and 0.5, the paper's threshold (it flags 17% of flights: skewed
+  data score high).
 """
 
 from __future__ import annotations
@@ -32,14 +42,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl_assets.lib.quality.forest_model import isolation_forest_class
+from etl_assets.lib.quality.neighbours import NeighbourIndex, fit_neighbours
 from etl_assets.lib.quality.robust_z import as_float
 
-#: A row is an anomaly when its forest score is more than this many robust standard deviations
+#: A row is an anomaly when its score is more than this many robust standard deviations
 #: (1.4826 x MAD) above the median score of the fit sample. Iglewicz and Hoaglin's modified
-#: z-score cut is 3.5; 4 because forest scores of skewed data have a long, continuous upper
-#: tail: at 3.5, 2.2% of flights (each day scored on its own) were tagged, at 4, 1.5%. See
-#: benchmarks/eval_anomaly.py for the labelled sets this was measured on.
+#: z-score cut is 3.5; 4 because the scores of skewed data have a long, continuous upper tail:
+#: with the blended ranking, 3.5 tagged 1.9% of flights (every fifth day, each scored on its
+#: own), 4 1.3% (the forest alone, whole year: 2.2% and 1.5%). See benchmarks/eval_anomaly.py.
 DEFAULT_SCORE_Z = 4.0
+#: Weight of the neighbour score's robust z in the blend (the forest's: the rest). Chosen on the
+#: tuning sets and the flights year (benchmarks/eval_anomaly.py), between 1/2 and 2/3: equal F1
+#: on hbk, starsCYG and iris at the default cut, and on flights days 1.34% tagged against 1.52%,
+#: worst day 3.5% against 3.7%, 70 days above 2% against 101.
+NEIGHBOUR_WEIGHT = 2 / 3
 #: The paper's threshold: a score at or below 0.5 is never an anomaly, whatever the spread.
 PAPER_THRESHOLD = 0.5
 MAD_TO_SIGMA = 0.6745
@@ -48,10 +65,22 @@ MEAN_AD_TO_SIGMA = 1.2533
 Contamination = float | str | None
 
 
-def robust_threshold(sample_scores: np.ndarray, z: float = DEFAULT_SCORE_Z) -> float:
-    """The default decision threshold: ``median + z * sigma`` of the fit sample's scores, where
-    sigma is the MAD / 0.6745 (or, when more than half the scores are equal, the mean absolute
-    deviation x 1.2533, as in :mod:`etl_assets.lib.quality.robust_z`), and never below 0.5.
+def robust_center_sigma(scores: np.ndarray) -> tuple[float, float]:
+    """Median and robust sigma of ``scores``: the MAD / 0.6745 or, when more than half the scores
+    are equal, the mean absolute deviation x 1.2533 (as in :mod:`etl_assets.lib.quality.robust_z`);
+    0 when every score is equal."""
+    center = float(np.median(scores))
+    dev = np.abs(scores - center)
+    mad = float(np.median(dev))
+    return center, (mad / MAD_TO_SIGMA if mad > 0 else MEAN_AD_TO_SIGMA * float(np.mean(dev)))
+
+
+def robust_threshold(
+    sample_scores: np.ndarray, z: float = DEFAULT_SCORE_Z, floor: float | None = PAPER_THRESHOLD
+) -> float:
+    """The default decision threshold: ``median + z * sigma`` of the fit sample's scores
+    (:func:`robust_center_sigma`), and never below ``floor`` (the paper's 0.5 for forest scores;
+    ``None`` for the blended score, which has no fixed scale).
 
     Order-independent (a function of the multiset of scores), so it keeps the reproducibility of
     the fit.
@@ -59,11 +88,9 @@ def robust_threshold(sample_scores: np.ndarray, z: float = DEFAULT_SCORE_Z) -> f
     scores = np.asarray(sample_scores, dtype="float64")
     if scores.size == 0:
         return 1.0
-    center = float(np.median(scores))
-    dev = np.abs(scores - center)
-    mad = float(np.median(dev))
-    sigma = mad / MAD_TO_SIGMA if mad > 0 else MEAN_AD_TO_SIGMA * float(np.mean(dev))
-    return max(PAPER_THRESHOLD, center + z * sigma)
+    center, sigma = robust_center_sigma(scores)
+    threshold = center + z * sigma
+    return threshold if floor is None else max(floor, threshold)
 
 
 def decision_threshold(sample_scores: np.ndarray | None, contamination: Contamination) -> float:
@@ -86,6 +113,11 @@ class ForestScores:
     score: np.ndarray
     #: Score above which a row is an anomaly.
     threshold: float
+    #: Blended scores (robust z units): the sample's robust sigma of the blend, which sets the
+    #: slope of the 0-1 map (:func:`calibrated`); ``None``: paper scores of the forest alone.
+    spread: float | None = None
+    #: Neighbours in the blend (0: the forest alone).
+    neighbours: int = 0
 
 
 def forest_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -108,9 +140,27 @@ def fit_sample(matrix: np.ndarray, *, sample_size: int, random_state: int) -> np
     return by_value[np.sort(rng.choice(rows, size=sample_size, replace=False))]
 
 
+@dataclass(frozen=True)
+class Blend:
+    """How the two scores are put on one scale: each one's median and robust sigma on the sample."""
+
+    forest: tuple[float, float]
+    neighbours: tuple[float, float]
+
+    def __call__(self, forest_score: np.ndarray, neighbour_score: np.ndarray) -> np.ndarray:
+        w = NEIGHBOUR_WEIGHT
+        return (1 - w) * _z(forest_score, *self.forest) + w * _z(neighbour_score, *self.neighbours)
+
+
+def _z(score: np.ndarray, center: float, sigma: float) -> np.ndarray:
+    # a score that is the same for most rows (sigma 0) carries no ranking: it adds nothing
+    return (score - center) / sigma if sigma > 0 else np.zeros_like(score)
+
+
 @dataclass
 class FittedForest:
-    """The scaler and the forest fitted on a sample, and the sample's scores once computed.
+    """The scaler and the forest fitted on a sample (and the neighbour index of the same sample,
+    when blended), and the sample's scores once computed.
 
     A deterministic function of the sample and the settings, so a stored reference keeps one and
     scores every partition with it instead of refitting.
@@ -119,7 +169,9 @@ class FittedForest:
     scaler: Any
     model: Any
     sample: np.ndarray
+    neighbours: NeighbourIndex | None = None
     _sample_scores: np.ndarray | None = field(default=None, repr=False)
+    _sample_neighbour_scores: np.ndarray | None = field(default=None, repr=False)
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """Paper score of every row of ``matrix``."""
@@ -136,12 +188,31 @@ class FittedForest:
     def threshold(self, contamination: Contamination) -> float:
         return decision_threshold(None if contamination == "auto" else self.sample_scores(), contamination)
 
+    def sample_neighbour_scores(self) -> np.ndarray:
+        assert self.neighbours is not None
+        if self._sample_neighbour_scores is None:
+            self._sample_neighbour_scores = self.neighbours.score(self.sample)
+        return self._sample_neighbour_scores
 
-def fit_forest(sample: np.ndarray, *, n_estimators: int = 100, random_state: int = 0, n_jobs: int | None = 1) -> FittedForest | None:
-    """Fit the scaler and the seeded forest on ``sample``; ``None`` below two rows."""
+    def blend(self) -> Blend:
+        return Blend(
+            forest=robust_center_sigma(self.sample_scores()),
+            neighbours=robust_center_sigma(self.sample_neighbour_scores()),
+        )
+
+
+def fit_forest(
+    sample: np.ndarray,
+    *,
+    n_estimators: int = 100,
+    random_state: int = 0,
+    n_jobs: int | None = 1,
+    n_neighbors: int = 0,
+) -> FittedForest | None:
+    """Fit the scaler and the seeded forest on ``sample`` (and, with ``n_neighbors``, the
+    neighbour index of the blended ranking); ``None`` below two rows."""
     # imported here: scikit-learn takes about a second to import, and loading the code location
     # (every spec, every asset) should not pay for it
-    from sklearn.ensemble import IsolationForest
     from sklearn.preprocessing import RobustScaler
 
     if sample.shape[0] < 2:
@@ -149,7 +220,7 @@ def fit_forest(sample: np.ndarray, *, n_estimators: int = 100, random_state: int
     scaler = RobustScaler().fit(sample)
     # the trees do not depend on contamination (only scikit-learn's offset_ does, which would
     # score the sample inside fit): the threshold is computed from the same scores afterwards
-    model = IsolationForest(
+    model = isolation_forest_class()(
         n_estimators=n_estimators,
         contamination="auto",
         random_state=random_state,
@@ -158,7 +229,8 @@ def fit_forest(sample: np.ndarray, *, n_estimators: int = 100, random_state: int
     model._validate_params()  # the forest's own settings: a clear error for a bad n_estimators
     with _quiet_sklearn():
         model.fit(_scaled(scaler, sample))
-    return FittedForest(scaler=scaler, model=model, sample=sample)
+    neighbours = fit_neighbours(sample, k=n_neighbors, random_state=random_state)
+    return FittedForest(scaler=scaler, model=model, sample=sample, neighbours=neighbours)
 
 
 def _quiet_sklearn() -> Any:
@@ -179,6 +251,7 @@ def scores_from_sample(
     n_estimators: int = 100,
     random_state: int = 0,
     n_jobs: int | None = 1,
+    n_neighbors: int = 0,
     matrix_is_sample: bool = False,
 ) -> ForestScores:
     """Fit the scaler and the forest on ``sample`` (seeded) and score every row of ``matrix``.
@@ -190,7 +263,9 @@ def scores_from_sample(
     """
     if sample.shape[0] < 2 or matrix.shape[0] == 0:
         return ForestScores(score=np.zeros(matrix.shape[0]), threshold=1.0)
-    forest = fit_forest(sample, n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)
+    forest = fit_forest(
+        sample, n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs, n_neighbors=n_neighbors
+    )
     assert forest is not None
     return scores_with(forest, matrix, contamination=contamination, matrix_is_sample=matrix_is_sample)
 
@@ -198,11 +273,31 @@ def scores_from_sample(
 def scores_with(
     forest: FittedForest, matrix: np.ndarray, *, contamination: Contamination = None, matrix_is_sample: bool = False
 ) -> ForestScores:
-    """Score ``matrix`` with a fitted forest; the threshold comes from its sample's scores."""
+    """Score ``matrix`` with a fitted forest (blended with its neighbour score when it has one,
+    unless ``contamination`` is ``'auto'``); the threshold comes from its sample's scores."""
     score = forest.score(matrix)
     if matrix_is_sample and forest._sample_scores is None:
         forest._sample_scores = score
-    return ForestScores(score=score, threshold=forest.threshold(contamination))
+    if forest.neighbours is None or contamination == "auto":
+        return ForestScores(score=score, threshold=forest.threshold(contamination))
+    neighbour_score = forest.neighbours.score(matrix)
+    if matrix_is_sample and forest._sample_neighbour_scores is None:
+        forest._sample_neighbour_scores = neighbour_score
+    blend = forest.blend()
+    sample_blend = blend(forest.sample_scores(), forest.sample_neighbour_scores())
+    if contamination is None:
+        threshold = robust_threshold(sample_blend, floor=None)
+    elif isinstance(contamination, str) or not 0 < float(contamination) <= 0.5:
+        raise ValueError(f"contamination must be None, 'auto' or a share in (0, 0.5], got {contamination!r}")
+    else:
+        threshold = float(np.percentile(sample_blend, 100.0 * (1.0 - float(contamination))))
+    spread = robust_center_sigma(sample_blend)[1]
+    return ForestScores(
+        score=blend(score, neighbour_score),
+        threshold=threshold,
+        spread=spread if spread > 0 else 1.0,
+        neighbours=forest.neighbours.k,
+    )
 
 
 def forest_scores(
@@ -214,8 +309,10 @@ def forest_scores(
     n_estimators: int = 100,
     random_state: int = 0,
     n_jobs: int | None = 1,
+    n_neighbors: int = 0,
 ) -> ForestScores:
-    """Scores of every row of ``frame`` by a forest fitted on (a sample of) ``frame`` itself."""
+    """Scores of every row of ``frame`` by a forest (blended with ``n_neighbors`` neighbours
+    when > 0) fitted on (a sample of) ``frame`` itself."""
     matrix = forest_matrix(frame, columns)
     if matrix.shape[0] < 2:
         return ForestScores(score=np.zeros(matrix.shape[0]), threshold=1.0)
@@ -228,6 +325,7 @@ def forest_scores(
         n_estimators=n_estimators,
         random_state=random_state,
         n_jobs=n_jobs,
+        n_neighbors=n_neighbors,
         matrix_is_sample=matrix.shape[0] <= sample_size,
     )
 
@@ -236,8 +334,14 @@ def _scaled(scaler: object, matrix: np.ndarray) -> np.ndarray:
     return np.nan_to_num(scaler.transform(matrix), nan=0.0, posinf=0.0, neginf=0.0)  # type: ignore[attr-defined]
 
 
-def calibrated(score: np.ndarray, threshold: float) -> np.ndarray:
-    """Map paper scores to 0-1 so that the decision threshold lands on exactly 0.5."""
+def calibrated(score: np.ndarray, threshold: float, spread: float | None = None) -> np.ndarray:
+    """Map scores to 0-1 so that the decision threshold lands on exactly 0.5.
+
+    Paper scores (``spread`` None) piecewise linearly; blended scores, which have no bounds, by a
+    logistic of their distance to the threshold in sample sigmas (one sigma above: 0.73).
+    """
+    if spread is not None:
+        return 1.0 / (1.0 + np.exp(-(np.asarray(score, dtype="float64") - threshold) / spread))
     threshold = min(max(threshold, 1e-9), 1 - 1e-9)
     low = 0.5 * score / threshold
     high = 0.5 + 0.5 * (score - threshold) / (1 - threshold)

@@ -118,6 +118,8 @@ def test_real_date_layouts(real_root: Path) -> None:
     assert (baboon.storage_type, baboon.format) == ("date", "%d/%m/%y") and "two-digit years" in (
         baboon.note or ""
     )
+    # the study is from the 1960s: POSIX reads 63 as 2063, and the draft says to check it
+    assert "CHECK" in (baboon.note or "") and "2063" in (baboon.note or "")
     elec = profile(real_root, "elec_equip.csv")["DATE"]  # Jan-1-1995
     assert (elec.storage_type, elec.format) == ("date", "%b-%d-%Y")
     co2 = profile(real_root, "co2.csv")["date"]  # 19580329, named "date"
