@@ -87,20 +87,20 @@ def duckdb_typed_sql(path: Path) -> str:
 def duckdb_rejects_sql(path: Path) -> tuple[str, str, str]:
     """(build the typed table with the raw text and a rejected flag, select the rejected rows with
     their reasons, aggregate the first row of each key among the kept)."""
-    trimmed = {name: f"nullif(trim(\"{name}\"), '')" for name in TYPES}
     columns = ", ".join(
-        f"\"{name}\" AS r_{name}, {trimmed[name]} AS t_{name}, "
-        + (trimmed[name] if kind == "VARCHAR" else f"TRY_CAST({trimmed[name]} AS {kind})")
+        f"\"{name}\" AS r_{name}, "
+        + (f"nullif(trim(\"{name}\"), '')" if kind == "VARCHAR" else f"TRY_CAST(nullif(trim(\"{name}\"), '') AS {kind})")
         + f" AS \"{name}\""
         for name, kind in TYPES.items()
     )
     problems: list[tuple[str, str, str]] = []  # (condition, kind, reason), in our order
     for name, kind in TYPES.items():
+        present = f"nullif(trim(r_{name}), '')"
         if kind != "VARCHAR":
             quoted = f"'''' || (CASE WHEN length(r_{name}) > 60 THEN left(r_{name}, 57) || '...' ELSE r_{name} END) || ''''"
-            problems.append((f"(t_{name} IS NOT NULL AND \"{name}\" IS NULL)", "coercion", f"'{name}: ' || {quoted} || ' {MESSAGES[kind]}'"))
+            problems.append((f"({present} IS NOT NULL AND \"{name}\" IS NULL)", "coercion", f"'{name}: ' || {quoted} || ' {MESSAGES[kind]}'"))
         if name in REQUIRED:
-            problems.append((f"(t_{name} IS NULL)", "required", f"'{name}: required value is missing'"))
+            problems.append((f"({present} IS NULL)", "required", f"'{name}: required value is missing'"))
     rejected = " OR ".join(condition for condition, _, _ in problems)
     build = (
         f"CREATE OR REPLACE TEMP TABLE typed AS SELECT *, ({rejected}) AS rejected FROM ("
