@@ -284,16 +284,19 @@ def main() -> None:
     median = {engine: sorted(found, key=lambda r: r["seconds"])[(len(found) - 1) // 2] for engine, found in runs.items()}
 
     print(f"rows={args.rows} dirty={args.dirty} cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f} repeat={args.repeat} (median run of each)")
-    reference = median.get("duckdb_rejects") or next(iter(median.values()))
+    reference_name = "duckdb_rejects" if "duckdb_rejects" in median else next(iter(median))
+    reference = median[reference_name]
     for engine, result in median.items():
-        same = result["result"] == reference["result"] and (result["rejected"] in (None, reference["rejected"]))
+        same = result["result"] == reference["result"] and (
+            None in (result["rejected"], reference["rejected"]) or result["rejected"] == reference["rejected"]
+        )
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs[engine])
         extra = ""
         if engine == "ours":
             extra = f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f})"
         print(
             f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  rejected {result['rejected']}"
-            f"  matches duckdb_rejects: {same}  [runs {times}]{extra}"
+            f"  matches {reference_name}: {same}  [runs {times}]{extra}"
         )
         if result.get("kinds"):
             print(f"{'':<17}reason kinds: {result['kinds']}")
