@@ -15,10 +15,14 @@ canonical values fails anyway, the caller falls back to the full parser for the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+#: Rows judged at a time (see :func:`_blockwise`).
+_BLOCK_ROWS = 1 << 16
 #: Longest canonical int (18 digits always fits int64).
 _INT_DIGITS = 18
 #: Longest canonical float text.
@@ -68,7 +72,7 @@ def _is_digit(values: np.ndarray) -> np.ndarray:
     return (values - np.uint8(48)) < 10  # uint8 wraps: below '0' becomes large
 
 
-def canonical_int(text: pa.Array) -> np.ndarray | None:
+def _canonical_int(text: pa.Array) -> np.ndarray | None:
     """``-?\\d{1,18}``: plain decimal ints that fit int64."""
     found = _buffers(text)
     if found is None:
@@ -79,7 +83,7 @@ def canonical_int(text: pa.Array) -> np.ndarray | None:
     return (digits >= 1) & (digits <= _INT_DIGITS) & ~_has_other(data, begin, length, _is_digit(data))
 
 
-def canonical_float(text: pa.Array) -> np.ndarray | None:
+def _canonical_float(text: pa.Array) -> np.ndarray | None:
     """``-?\\d+(\\.\\d+)?``: plain decimal numbers, digits on both sides of the point."""
     found = _buffers(text)
     if found is None:
@@ -150,7 +154,7 @@ def _date_shape(matrix: np.ndarray) -> np.ndarray:
     return _shaped(matrix, _DATE) & _calendar(matrix)
 
 
-def canonical_date(text: pa.Array) -> np.ndarray | None:
+def _canonical_date(text: pa.Array) -> np.ndarray | None:
     """``YYYY-MM-DD`` on the calendar."""
     found = _buffers(text)
     if found is None:
@@ -162,7 +166,7 @@ def canonical_date(text: pa.Array) -> np.ndarray | None:
     return good
 
 
-def canonical_datetime(text: pa.Array) -> np.ndarray | None:
+def _canonical_datetime(text: pa.Array) -> np.ndarray | None:
     """``YYYY-MM-DDTHH:MM:SS`` (``T`` or a space) on the calendar and clock, optionally with ``Z``."""
     found = _buffers(text)
     if found is None:
@@ -178,3 +182,38 @@ def canonical_datetime(text: pa.Array) -> np.ndarray | None:
         ok &= (_two(matrix, 11) <= 23) & (_two(matrix, 14) <= 59) & (_two(matrix, 17) <= 59)
         good[rows] = ok
     return good
+
+
+def _blockwise(judge: Callable[[pa.Array], np.ndarray | None], text: pa.Array) -> np.ndarray | None:
+    """``judge`` over blocks of rows, so its temporaries (a datetime column's bytes as a matrix,
+    masks, fields) stay in the CPU caches: whole-column temporaries at 10M rows made the
+    screens 2-3x slower per row than at 1M."""
+    if len(text) <= _BLOCK_ROWS:
+        return judge(text)
+    parts = []
+    for start in range(0, len(text), _BLOCK_ROWS):
+        part = judge(text.slice(start, _BLOCK_ROWS))
+        if part is None:
+            return None
+        parts.append(part)
+    return np.concatenate(parts)
+
+
+def canonical_int(text: pa.Array) -> np.ndarray | None:
+    """``-?\\d{1,18}``: plain decimal ints that fit int64."""
+    return _blockwise(_canonical_int, text)
+
+
+def canonical_float(text: pa.Array) -> np.ndarray | None:
+    """``-?\\d+(\\.\\d+)?``: plain decimal numbers, digits on both sides of the point."""
+    return _blockwise(_canonical_float, text)
+
+
+def canonical_date(text: pa.Array) -> np.ndarray | None:
+    """``YYYY-MM-DD`` on the calendar."""
+    return _blockwise(_canonical_date, text)
+
+
+def canonical_datetime(text: pa.Array) -> np.ndarray | None:
+    """``YYYY-MM-DDTHH:MM:SS`` (``T`` or a space) on the calendar and clock, optionally with ``Z``."""
+    return _blockwise(_canonical_datetime, text)

@@ -21,6 +21,7 @@ from etl_assets.lib.transforms.parsed import Coerced
 from etl_assets_tests.lib.transforms.helpers import clean_one as one
 
 TEXT = pa.large_string()
+CANONICAL_JUDGES = {"int": canonical_int, "float": canonical_float, "date": canonical_date, "datetime": canonical_datetime}
 
 
 def judged(judge, values: list[str | None]) -> list[bool]:
@@ -143,3 +144,18 @@ def test_dirty_rows_keep_their_reasons_through_clean_table() -> None:
         "x: '2024-02-30T10:00:00Z' is not a datetime (ISO 8601)",
         "x: 'soon' is not a datetime (ISO 8601)",
     ]
+
+
+@pytest.mark.parametrize("kind", sorted(ODD))
+def test_blocks_judge_as_the_whole_column(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long columns are judged block by block (temporaries kept in cache): same masks."""
+    from etl_assets.lib.transforms import canonical
+
+    plain = {"int": "123", "float": "-1.5", "date": "2024-02-29", "datetime": "2024-02-29T23:59:59Z"}[kind]
+    values = [plain, None, *ODD[kind], plain] * 5
+    array = pa.array(values, type=TEXT)
+    whole = getattr(canonical, f"_canonical_{kind}")(array)
+    monkeypatch.setattr(canonical, "_BLOCK_ROWS", 7)
+    blocks = CANONICAL_JUDGES[kind](array)
+    assert blocks.tolist() == whole.tolist()
+    assert whole.any() and not whole.all()
