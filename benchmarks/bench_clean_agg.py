@@ -1,36 +1,46 @@
-"""Measure clean + aggregate against DuckDB on the same 1M-row CSV (not a test: no assertions).
+"""Measure read + clean + aggregate against DuckDB on the same CSV (not a test: no assertions).
 
-    .venv/bin/python etl_assets_tests/lib/transforms/bench_clean_agg.py [--rows N] [--repeat K] [--profile]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_clean_agg.py [--rows N] [--repeat K] [--dirty F] [--profile]
 
 The input comes from ``benchmarks/datagen.py`` (12 mixed-type columns, ~2% nulls, ~1% duplicate
-rows, fixed seed), written once under ``/tmp/etl_assets_transforms_bench``. Each figure is the
-best of ``--repeat`` runs in this process; ``ARROW_DEFAULT_MEMORY_POOL=system`` is set.
+rows, fixed seed), written once under ``/tmp/etl_assets_transforms_bench``; ``--dirty F``
+replaces a fraction ``F`` of the values of six typed columns with junk (``12a``, ``1,5``,
+``n/a``, ``maybe``, ``2024-02-30T10:00:00Z``, ``2024-13-01``).
 
-* DuckDB typed: one SQL query reading the CSV with declared column types, dropping rows with a
-  null required column, deduplicating on the key (``QUALIFY row_number() OVER (PARTITION BY
-  event_id) = 1``) and grouping. DuckDB ordered: the same, but keeping the first row in file
-  order as ``clean_table`` does (``ORDER BY`` a row number).
-* DuckDB text: reads every column as VARCHAR and ``TRY_CAST``s, which is what our path does (a
-  bad value becomes a rejected row instead of failing the query).
-* ours: pyarrow reads the CSV as all-strings (+ lineage columns) -> pandas -> ``clean_table`` ->
-  ``aggregate``; reported without and with the read.
+Every engine runs in its own interpreter (its peak RSS is its own, from GNU time), the engines
+take turns ``--repeat`` times and the median run of each is reported; the read is inside the
+clock. ``ARROW_DEFAULT_MEMORY_POOL=system`` is set.
+
+* ``duckdb_typed``: one SQL query reading the CSV with declared column types, dropping rows
+  with a null required column, deduplicating on the key (any row of a duplicate group) and
+  grouping. It does less than we do (a bad value fails the query, no rejected rows), so it is
+  only run on clean data.
+* ``duckdb_rejects``: the same work as ours. The CSV is read as text, every typed column is
+  ``TRY_CAST`` from its trimmed text, and a row with a present value that does not cast or a
+  missing required value is routed to a rejected table (source row, first reason kind, every
+  reason joined by ``"; "`` with the quoted raw value, the raw values), fetched as Arrow; the
+  kept rows keep the first row of each key in file order and are grouped.
+* ``ours``: ``read_source`` (the CSV source as a pipeline reads it: text + lineage columns) ->
+  ``clean_table`` -> ``aggregate``.
+
+The aggregate and the rejected-row count of every engine are compared (``results_match``).
+``--profile`` adds a cProfile of one run of ours in this process, split by stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -40,55 +50,75 @@ sys.path.insert(0, str(ROOT))
 
 from datagen import COLUMNS, write_csv  # noqa: E402
 
-from etl_assets.lib.spec import AggregateSpec, CleanSpec  # noqa: E402
-from etl_assets.lib.transforms import aggregate, clean_table  # noqa: E402
-
-WORK = Path("/tmp/etl_assets_transforms_bench")
-
 # The same clean and aggregate specs as the foundation benchmark, so the figures compare.
 from run_foundation import AGG_SPEC as AGG  # noqa: E402
 from run_foundation import CLEAN_SPEC as CLEAN  # noqa: E402
+
+WORK = Path("/tmp/etl_assets_transforms_bench")
 
 TYPES = {
     "event_id": "BIGINT", "user_id": "BIGINT", "country": "VARCHAR", "device": "VARCHAR", "amount": "DOUBLE",
     "quantity": "BIGINT", "discount": "DOUBLE", "is_member": "BOOLEAN", "event_time": "TIMESTAMPTZ",
     "event_date": "DATE", "category": "VARCHAR", "comment": "VARCHAR",
 }
+#: What our parser says after the quoted value, per DuckDB type.
+MESSAGES = {
+    "BIGINT": "is not an int", "DOUBLE": "is not a number", "BOOLEAN": "is not a boolean (true/t/yes/y/1 or false/f/no/n/0)",
+    "TIMESTAMPTZ": "is not a datetime (ISO 8601)", "DATE": "is not a date (YYYY-MM-DD)",
+}
+REQUIRED = ("event_id", "user_id")
 GROUPED = """
 SELECT country, device, count(*) AS events, sum(amount) AS revenue, avg(amount) AS mean_amount,
        count(DISTINCT user_id) AS users, max(quantity) AS max_qty
 FROM kept GROUP BY country, device ORDER BY country, device
 """
+ENGINES = ("duckdb_typed", "duckdb_rejects", "ours")
 
 
-def duckdb_sql(path: Path, *, text: bool, ordered: bool) -> str:
-    if text:
-        select = ", ".join(f"TRY_CAST(trim({name}) AS {kind}) AS {name}" for name, kind in TYPES.items())
-        source = f"read_csv('{path}', header=true, nullstr='', all_varchar=true)"
-    else:
-        select = "*"
-        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in TYPES.items())
-        source = f"read_csv('{path}', header=true, nullstr='', columns={{{columns}}})"
-    number = ", row_number() OVER () AS rn" if ordered else ""
-    order = " ORDER BY rn" if ordered else ""
+def duckdb_typed_sql(path: Path) -> str:
+    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in TYPES.items())
+    source = f"read_csv('{path}', header=true, nullstr='', columns={{{columns}}})"
     return (
-        f"WITH typed AS (SELECT {select}{number} FROM {source}), "
-        "kept AS (SELECT * FROM typed WHERE event_id IS NOT NULL AND user_id IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY event_id{order}) = 1)" + GROUPED
+        f"WITH kept AS (SELECT * FROM {source} WHERE event_id IS NOT NULL AND user_id IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY event_id) = 1)" + GROUPED
     )
 
 
-def read_strings(path: Path) -> pd.DataFrame:
-    """What the CSV source hands over: every column as text, plus the lineage columns."""
-    table = pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(COLUMNS, pa.large_string()), strings_can_be_null=True, null_values=[""]
-        ),
+def duckdb_rejects_sql(path: Path) -> tuple[str, str, str]:
+    """(build the typed table with the raw text and a rejected flag, select the rejected rows with
+    their reasons, aggregate the first row of each key among the kept)."""
+    columns = ", ".join(
+        f"\"{name}\" AS r_{name}, "
+        + (f"nullif(trim(\"{name}\"), '')" if kind == "VARCHAR" else f"TRY_CAST(nullif(trim(\"{name}\"), '') AS {kind})")
+        + f" AS \"{name}\""
+        for name, kind in TYPES.items()
     )
-    table = table.append_column("_source_file", pa.repeat(pa.scalar(path.name, pa.large_string()), table.num_rows))
-    table = table.append_column("_source_row", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
-    return table.to_pandas()
+    problems: list[tuple[str, str, str]] = []  # (condition, kind, reason), in our order
+    for name, kind in TYPES.items():
+        present = f"nullif(trim(r_{name}), '')"
+        if kind != "VARCHAR":
+            quoted = f"'''' || (CASE WHEN length(r_{name}) > 60 THEN left(r_{name}, 57) || '...' ELSE r_{name} END) || ''''"
+            problems.append((f"({present} IS NOT NULL AND \"{name}\" IS NULL)", "coercion", f"'{name}: ' || {quoted} || ' {MESSAGES[kind]}'"))
+        if name in REQUIRED:
+            problems.append((f"({present} IS NULL)", "required", f"'{name}: required value is missing'"))
+    rejected = " OR ".join(condition for condition, _, _ in problems)
+    build = (
+        f"CREATE OR REPLACE TEMP TABLE typed AS SELECT *, ({rejected}) AS rejected FROM ("
+        f"SELECT rn, {columns} FROM (SELECT row_number() OVER () AS rn, * "
+        f"FROM read_csv('{path}', header=true, nullstr='', all_varchar=true)))"
+    )
+    kind = "CASE " + " ".join(f"WHEN {c} THEN '{k}'" for c, k, _ in problems) + " END"
+    reason = "concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN {r} END" for c, _, r in problems) + ")"
+    rejects = (
+        f"SELECT '{path.name}' AS _source_file, rn AS _source_row, {kind} AS _reason_kind, {reason} AS _reason, "
+        + ", ".join(f"r_{name} AS \"{name}\"" for name in TYPES)
+        + " FROM typed WHERE rejected ORDER BY rn"
+    )
+    kept = (
+        "WITH kept AS (SELECT * FROM typed WHERE NOT rejected "
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY rn) = 1)" + GROUPED
+    )
+    return build, rejects, kept
 
 
 def dirty_copy(path: Path, fraction: float) -> Path:
@@ -107,87 +137,175 @@ def dirty_copy(path: Path, fraction: float) -> Path:
     return target
 
 
-def best_of(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+def input_file(rows: int, dirty: float) -> Path:
+    """The CSV, hard-linked as ``<dir>/events.csv`` (the source refuses symbolic links leaving its root)."""
+    path = write_csv(WORK / f"events_{rows}.csv", rows)
+    if dirty:
+        path = dirty_copy(path, dirty)
+    folder = WORK / f"{path.stem}_src"
+    folder.mkdir(exist_ok=True)
+    link = folder / "events.csv"
+    if not link.exists():
+        os.link(path, link)
+    return link
+
+
+def _value(value: Any) -> Any:
+    if value is None or value != value:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 6)
+    if isinstance(value, np.integer):
+        return int(value)
+    return str(value) if not isinstance(value, (int, str)) else value
+
+
+def _rows(frame: Any) -> list[list[Any]]:
+    """Result rows as JSON-able lists (floats rounded: engines sum in different orders)."""
+    return [[_value(v) for v in row] for row in frame]
+
+
+def run_duckdb_typed(path: Path) -> dict:
+    import duckdb
+
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    rows = connection.execute(duckdb_typed_sql(path)).fetchall()
+    return {"seconds": time.perf_counter() - started, "result": _rows(rows), "rejected": None}
+
+
+def run_duckdb_rejects(path: Path) -> dict:
+    import duckdb
+
+    build, rejects, kept = duckdb_rejects_sql(path)
+    started = time.perf_counter()
+    connection = duckdb.connect()
+    connection.execute(build)
+    rejected = connection.execute(rejects).to_arrow_table()
+    rows = connection.execute(kept).fetchall()
+    seconds = time.perf_counter() - started
+    kinds = dict(zip(*np.unique(rejected["_reason_kind"].to_numpy(zero_copy_only=False), return_counts=True), strict=True))
+    return {"seconds": seconds, "result": _rows(rows), "rejected": rejected.num_rows, "kinds": {k: int(v) for k, v in kinds.items()}}
+
+
+def run_ours(path: Path) -> dict:
+    from etl_assets.lib.sources import read_source
+    from etl_assets.lib.spec import AggregateSpec, CleanSpec, SourceSpec
+    from etl_assets.lib.transforms import aggregate, clean_table
+
+    source = SourceSpec.model_validate({"format": "csv", "path": path.name})
+    clean_spec, agg_spec = CleanSpec.model_validate(CLEAN), AggregateSpec.model_validate(AGG)
+    started = time.perf_counter()
+    raw = read_source(source, path.parent, name="events")
+    read = time.perf_counter()
+    cleaned = clean_table(raw, clean_spec, table="events")
+    middle = time.perf_counter()
+    result = aggregate(cleaned.clean, agg_spec)
+    ended = time.perf_counter()
+    assert cleaned.stats.conserved()
+    kinds: dict[str, int] = {}
+    if len(cleaned.rejected):
+        kinds = {str(k): int(v) for k, v in cleaned.rejected["_reason_kind"].value_counts().items()}
+    return {
+        "seconds": ended - started, "read": read - started, "clean": middle - read, "aggregate": ended - middle,
+        "result": _rows(result.frame.itertuples(index=False)), "rejected": cleaned.stats.rows_rejected, "kinds": kinds,
+    }
+
+
+RUNNERS = {"duckdb_typed": run_duckdb_typed, "duckdb_rejects": run_duckdb_rejects, "ours": run_ours}
+
+
+def run_engine(engine: str, path: Path) -> dict:
+    """One run of ``engine`` in a fresh interpreter; peak RSS from GNU time (see run_foundation)."""
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", sys.executable, __file__, "--engine", engine, "--path", str(path)],
+        capture_output=True, text=True, check=False, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{engine} failed:\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["peak_mib"] = int(proc.stderr.strip().splitlines()[-1]) / 1024
+    return result
+
+
+def profile_ours(path: Path) -> None:
+    """cProfile of one run of ours, with the time split by stage (cumulative seconds)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_ours(path)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stages = {
+        "read_source": "read_source",
+        "clean_table": "clean_table",
+        "  casts (coerce_array)": "coerce_array",
+        "  null policies": "_apply_null_policy",
+        "  dedup": "_drop_duplicates",
+        "  to pandas": "_to_pandas",
+        "  rejected frame": "rejected_frame",
+        "aggregate": "aggregate",
+    }
+    cumulative: dict[str, float] = {}
+    for (_, _, function), (_, _, _, cum, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if function in stages.values() and not any(caller[2] == function for caller in callers):
+            cumulative[function] = cumulative.get(function, 0.0) + cum
+    total = stats.total_tt  # type: ignore[attr-defined]
+    print(f"\nprofile of ours (one run, in process, {total:.3f} s under cProfile):")
+    for label, function in stages.items():
+        print(f"  {label:<24} {cumulative.get(function, 0.0):7.3f} s")
+    stats.sort_stats("tottime").print_stats(20)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of one clean+aggregate run")
-    parser.add_argument("--dirty", type=float, default=0.0, help="fraction of junk values in six columns (DuckDB typed is skipped: it would fail)")
+    parser.add_argument("--dirty", type=float, default=0.0, help="fraction of junk values in six columns (duckdb_typed is skipped: it would fail)")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one run of ours, split by stage")
+    parser.add_argument("--engines", default="", help=f"comma-separated subset of {','.join(ENGINES)}")
+    parser.add_argument("--engine", help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine:
+        print(json.dumps(RUNNERS[args.engine](Path(args.path))))
+        return
 
-    import duckdb
-
-    path = write_csv(WORK / f"events_{args.rows}.csv", args.rows)
+    path = input_file(args.rows, args.dirty)
+    engines = [e for e in (args.engines.split(",") if args.engines else ENGINES) if e in RUNNERS]
     if args.dirty:
-        path = dirty_copy(path, args.dirty)
-    clean_spec, agg_spec = CleanSpec.model_validate(CLEAN), AggregateSpec.model_validate(AGG)
-    connection = duckdb.connect()
+        engines = [e for e in engines if e != "duckdb_typed"]
+    runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+    for _ in range(max(args.repeat, 1)):
+        for engine in engines:
+            runs[engine].append(run_engine(engine, path))
+    median = {engine: sorted(found, key=lambda r: r["seconds"])[(len(found) - 1) // 2] for engine, found in runs.items()}
 
-    def query(sql: str) -> Callable[[], list]:
-        return lambda: connection.execute(sql).fetchall()
-
-    text_s, text_rows = best_of(args.repeat, query(duckdb_sql(path, text=True, ordered=True)))
-    if args.dirty:
-        typed_s = ordered_s = float("nan")
-        typed_rows = text_rows
-    else:
-        typed_s, typed_rows = best_of(args.repeat, query(duckdb_sql(path, text=False, ordered=False)))
-        ordered_s, _ = best_of(args.repeat, query(duckdb_sql(path, text=False, ordered=True)))
-    read_s, raw = best_of(args.repeat, lambda: read_strings(path))
-
-    phases: dict[str, float] = {}
-
-    def ours() -> pd.DataFrame:
-        started = time.perf_counter()
-        cleaned = clean_table(raw, clean_spec, table="events")
-        middle = time.perf_counter()
-        result = aggregate(cleaned.clean, agg_spec)
-        phases["clean"], phases["aggregate"] = middle - started, time.perf_counter() - middle
-        assert cleaned.stats.conserved()
-        return result.frame
-
-    ours_s, frame = best_of(args.repeat, ours)
-    rejected = clean_table(raw, clean_spec, table="events").stats.rows_rejected
-    check = pd.DataFrame(typed_rows, columns=list(frame.columns))
-    same = bool(
-        (frame["events"].to_numpy() == check["events"].to_numpy()).all()
-        and (frame["users"].to_numpy() == check["users"].to_numpy()).all()
-        and np.allclose(frame["revenue"].to_numpy(dtype=float), check["revenue"].to_numpy(dtype=float))
-    )
-    threads = connection.execute("SELECT current_setting('threads')").fetchone()[0]
-    print(f"rows={args.rows} dirty={args.dirty} rejected={rejected} cpus={os.cpu_count()} duckdb_threads={threads} results_match_duckdb={same}")
-    print(f"duckdb typed, keep any duplicate : {typed_s:7.3f} s")
-    print(f"duckdb typed, keep first in file : {ordered_s:7.3f} s")
-    print(f"duckdb varchar + TRY_CAST, first : {text_s:7.3f} s")
-    print(f"ours: read CSV as strings        : {read_s:7.3f} s")
-    print(f"ours: clean_table + aggregate    : {ours_s:7.3f} s  (last run: clean {phases['clean']:.3f} s, aggregate {phases['aggregate']:.3f} s)")
-    for label, baseline in (("typed", typed_s), ("typed first", ordered_s), ("varchar", text_s)):
-        print(
-            f"ratio duckdb {label:<11} / ours: {baseline / ours_s:5.2f}x excluding read, "
-            f"{baseline / (ours_s + read_s):5.2f}x including read"
+    print(f"rows={args.rows} dirty={args.dirty} cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f} repeat={args.repeat} (median run of each)")
+    reference_name = "duckdb_rejects" if "duckdb_rejects" in median else next(iter(median))
+    reference = median[reference_name]
+    for engine, result in median.items():
+        same = result["result"] == reference["result"] and (
+            None in (result["rejected"], reference["rejected"]) or result["rejected"] == reference["rejected"]
         )
-
-    # one process runs every engine: this is the peak of the whole run (the largest of them)
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
-
+        times = ", ".join(f"{r['seconds']:.2f}" for r in runs[engine])
+        extra = ""
+        if engine == "ours":
+            extra = f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f})"
+        print(
+            f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  rejected {result['rejected']}"
+            f"  matches {reference_name}: {same}  [runs {times}]{extra}"
+        )
+        if result.get("kinds"):
+            print(f"{'':<17}reason kinds: {result['kinds']}")
+    if "ours" in median:
+        for engine in engines:
+            if engine != "ours":
+                print(f"ratio {engine} / ours (read included): {median[engine]['seconds'] / median['ours']['seconds']:.2f}x")
     if args.profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        ours()
-        profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        profile_ours(path)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,21 @@ from etl_assets.lib.transforms.arrays import (
     all_ascii,
     as_text,
     cast_or_null,
+    is_text,
     null_where,
     to_arrow,
     to_mask,
     valid_mask,
 )
+from etl_assets.lib.transforms.canonical import (
+    canonical_date,
+    canonical_datetime,
+    canonical_float,
+    canonical_int,
+)
 from etl_assets.lib.transforms.parsed import Coerced, Failure, failed_where, matching, try_cast
 from etl_assets.lib.transforms.strings import normalise, trim
-from etl_assets.lib.transforms.temporal import parse_date, parse_datetime
+from etl_assets.lib.transforms.temporal import cast_datetime, parse_date, parse_datetime
 
 _INT_TEXT = r"^[+-]?\d+(?:\.0*)?$"
 _FLOAT_TEXT = r"(?i)^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf|infinity|nan)$"
@@ -187,11 +194,98 @@ def _by_distinct(text: pa.Array, spec: ColumnSpec, parse: Callable[[pa.Array, Co
     return _expand(parse(encoded.dictionary, spec), encoded.indices)
 
 
+#: Types whose plain text form is recognised off the buffers (see :mod:`.canonical`).
+CANONICAL: dict[str, Callable[[pa.Array], np.ndarray | None]] = {
+    "int": canonical_int,
+    "float": canonical_float,
+    "date": canonical_date,
+    "datetime": canonical_datetime,
+}
+#: Above this share of odd values, parsing the column in two parts saves nothing.
+_MAX_ODD_SHARE = 0.5
+#: Leading values judged to choose between a whole-column cast and the screen.
+_SAMPLE = 2048
+_CAST_TO = {"int": pa.int64(), "float": pa.float64(), "date": pa.date32()}
+
+
+def _with_nulls(text: pa.Array, nulls: np.ndarray) -> pa.Array:
+    """``text`` with ``nulls`` set to null, sharing its offsets and data (only a new validity
+    bitmap is built; the values under a null are never read)."""
+    if text.offset:
+        return null_where(text, nulls)
+    valid = valid_mask(text) & ~nulls
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    _, offsets, data = text.buffers()[:3]
+    return pa.Array.from_buffers(text.type, len(text), [bitmap, offsets, data], null_count=int(len(valid) - valid.sum()))
+
+
+def _merge(plain: Coerced, odd: Coerced, positions: np.ndarray, odd_mask: np.ndarray) -> Coerced:
+    """The plain part's values with the odd part's at ``positions``; failures by message, in
+    the order the full parser reports them (the odd part has every parse failure)."""
+    values = pc.replace_with_mask(plain.values, pa.array(odd_mask), odd.values)
+    masks: dict[str, np.ndarray] = {}
+    for failure in odd.failures:
+        mask = masks.setdefault(failure.message, np.zeros(len(odd_mask), dtype=bool))
+        mask[positions] |= failure.mask
+    for failure in plain.failures:
+        masks.setdefault(failure.message, np.zeros(len(odd_mask), dtype=bool))
+        masks[failure.message] |= failure.mask
+    return Coerced(values, [Failure(mask, message) for message, mask in masks.items()])
+
+
+def _whole_cast(array: pa.Array, spec: ColumnSpec) -> Coerced | None:
+    """The parser's fast path for text: one strict cast of the whole column, or None."""
+    if spec.type == "datetime":
+        return cast_datetime(array, spec)
+    fast = try_cast(as_text(array), _CAST_TO[spec.type])
+    return None if fast is None else Coerced(fast)
+
+
+def _split_parse(array: pa.Array, spec: ColumnSpec) -> Coerced | None:
+    """Parse a text column with a whole-column cast if it has no odd value, else in two parts:
+    its canonical values with one strict cast, the others with the full parser. None when that
+    is not worth it (mostly odd values, a custom format, not text): the caller then runs the
+    full parser on the column.
+
+    A sample decides which comes first: the whole-column cast (cheap on clean data) or the
+    screen (a failing cast of a dirty column is as dear as a good one, for nothing). Each
+    value's result depends on that value alone (the full parser's fast and slow paths agree on
+    every value Arrow's cast accepts), so the parts give what the whole would."""
+    judge = CANONICAL.get(spec.type)
+    if judge is None or spec.format is not None or not is_text(array) or len(array) < 2:
+        return None
+    sample = array.slice(0, _SAMPLE)
+    sample_plain = judge(sample)
+    if sample_plain is None:
+        return None
+    if not (valid_mask(sample) & ~sample_plain).any():
+        fast = _whole_cast(array, spec)
+        if fast is not None:
+            return fast
+    plain_mask = judge(array)
+    assert plain_mask is not None
+    odd_mask = valid_mask(array) & ~plain_mask
+    odd_count = int(odd_mask.sum())
+    if odd_count == 0 or odd_count > _MAX_ODD_SHARE * len(array):
+        return None
+    parse = PARSERS[spec.type]
+    positions = np.flatnonzero(odd_mask)
+    plain = parse(_with_nulls(array, odd_mask), spec)
+    odd_values = array.take(pa.array(positions))
+    odd = parse_datetime(odd_values, spec, cast_first=False) if spec.type == "datetime" else parse(odd_values, spec)
+    if plain.values.type != odd.values.type:
+        return None
+    return _merge(plain, odd, positions, odd_mask)
+
+
 def coerce_array(array: pa.Array, spec: ColumnSpec) -> Coerced:
     """Parse an Arrow array. Dictionary input (a Parquet or pandas category) is parsed once per
-    distinct value and expanded through its indices."""
+    distinct value and expanded through its indices; dirty text is parsed in two parts."""
     if isinstance(array.type, pa.DictionaryType):
         return _expand(coerce_array(array.dictionary, spec), array.indices)
+    split = _split_parse(array, spec)
+    if split is not None:
+        return split
     return PARSERS[spec.type](array, spec)
 
 

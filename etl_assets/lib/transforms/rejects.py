@@ -105,12 +105,14 @@ class Problems:
 
 
 def _quoted(values: pa.Array) -> pa.Array:
-    """``'value'``, cut to MAX_VALUE_IN_REASON characters."""
+    """``'value'``, cut to MAX_VALUE_IN_REASON characters (a missing value is ``''``)."""
+    shown = values
     long = pc.greater(pc.utf8_length(values), MAX_VALUE_IN_REASON)
-    cut = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(values, 0, MAX_VALUE_IN_REASON - 3), pa.scalar("...", TEXT), pa.scalar("", TEXT)
-    )
-    shown = pc.if_else(long, cut, values)
+    if pc.any(long).as_py():
+        cut = pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(values, 0, MAX_VALUE_IN_REASON - 3), pa.scalar("...", TEXT), pa.scalar("", TEXT)
+        )
+        shown = pc.if_else(long, cut, values)
     return pc.binary_join_element_wise(pa.scalar("'", TEXT), pc.fill_null(shown, ""), pa.scalar("'", TEXT), pa.scalar("", TEXT))
 
 
@@ -119,26 +121,38 @@ def _text_column(raw: ArrowColumns, column: str, positions: np.ndarray) -> pa.Ar
     return as_text(raw[column].take(pa.array(positions, type=pa.int64())))
 
 
+def _spread(text: pa.Array, rows: np.ndarray, length: int) -> pa.Array:
+    """``text`` (one value per row in ``rows``) at those rows of a ``length``-long array, null
+    elsewhere."""
+    index = np.zeros(length, dtype=np.int64)
+    index[rows] = np.arange(len(rows), dtype=np.int64)
+    absent = np.ones(length, dtype=bool)
+    absent[rows] = False
+    return text.take(pa.array(index, mask=absent))
+
+
 def _reasons(raw: ArrowColumns, problems: Problems, positions: np.ndarray) -> pa.Array:
+    """Each rejected row's problems, ``"; "``-joined in column order. A problem's text is built
+    for its own rows only (a column's bad values are a fraction of the rejected rows)."""
     pieces: list[pa.Array] = []
-    raw_text: dict[str, pa.Array] = {}
     for entry in problems.entries:
-        here = entry.mask[positions]
-        if not here.any():
+        rows = np.flatnonzero(entry.mask[positions])
+        if not len(rows):
             continue
         if entry.kind == PARSE_ERROR_KIND:
-            text = _text_column(raw, PARSE_ERROR, positions)
+            text = _text_column(raw, PARSE_ERROR, positions[rows])
         elif entry.kind in (REQUIRED, DROPPED):
             said = "required value is missing" if entry.kind == REQUIRED else "null, row dropped by the column's null policy (nulls: drop)"
-            text = pa.array(np.full(len(positions), f"{entry.column}: {said}", dtype=object), type=TEXT)
+            text = pa.repeat(pa.scalar(f"{entry.column}: {said}", TEXT), len(rows))
         else:
             assert entry.source is not None
-            if entry.source not in raw_text:
-                raw_text[entry.source] = _quoted(_text_column(raw, entry.source, positions))
             text = pc.binary_join_element_wise(
-                pa.scalar(f"{entry.column}: ", TEXT), raw_text[entry.source], pa.scalar(f" {entry.message}", TEXT), pa.scalar("", TEXT)
+                pa.scalar(f"{entry.column}: ", TEXT),
+                _quoted(_text_column(raw, entry.source, positions[rows])),
+                pa.scalar(f" {entry.message}", TEXT),
+                pa.scalar("", TEXT),
             )
-        pieces.append(pc.if_else(pa.array(here), text, pa.nulls(1, TEXT)[0]))
+        pieces.append(_spread(text, rows, len(positions)))
     if not pieces:
         return pa.nulls(len(positions), TEXT)
     if len(pieces) == 1:

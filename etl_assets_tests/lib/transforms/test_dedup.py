@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from etl_assets.lib.transforms import exact_dedup, find_duplicates
-from etl_assets.lib.transforms.dedup import group_ids
+from etl_assets.lib.transforms.dedup import duplicated, group_ids
 
 
 def test_group_ids_are_dense_first_appearance_and_treat_nulls_as_equal() -> None:
@@ -52,3 +52,24 @@ def test_exact_dedup_points_removed_rows_at_the_kept_row() -> None:
     assert exact_dedup(frame, ["k"]).kept_index is None
     empty = exact_dedup(frame.iloc[:0], ["k"], with_kept_index=True)
     assert len(empty.kept) == 0 and len(empty.kept_index) == 0  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- dense int keys
+
+@pytest.mark.parametrize("keep", ["first", "last"])
+@pytest.mark.parametrize("spread", [1, 3, 1000])
+def test_dense_int_keys_flag_the_rows_pandas_flags(keep: str, spread: int) -> None:
+    """Counting by direct addressing (dense ranges) or hashing (sparse) gives pandas' answer."""
+    rng = np.random.default_rng(spread)
+    values = rng.integers(-50, 50 + 200 * spread, 2000).astype(np.int64)
+    expected = pd.Series(values).duplicated(keep=keep).to_numpy()
+    assert (duplicated(pd.DataFrame({"k": values}), keep) == expected).all()
+    assert expected.any() and not expected.all()
+
+
+def test_dense_int_keys_with_every_key_repeated_or_none() -> None:
+    once = np.arange(10, dtype=np.int64)[::-1].copy()
+    assert not duplicated(pd.DataFrame({"k": once})).any()
+    twice = np.concatenate([once, once])
+    assert duplicated(pd.DataFrame({"k": twice})).tolist() == [False] * 10 + [True] * 10
+    assert duplicated(pd.DataFrame({"k": twice}), "last").tolist() == [True] * 10 + [False] * 10
