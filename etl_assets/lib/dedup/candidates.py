@@ -25,7 +25,7 @@ from etl_assets.lib.dedup.keys import rule_codes
 from etl_assets.lib.dedup.normalize import normalize_series
 
 
-def _pairs_within_groups(order: np.ndarray, group_starts: np.ndarray, group_sizes: np.ndarray) -> np.ndarray:
+def pairs_within_groups(order: np.ndarray, group_starts: np.ndarray, group_sizes: np.ndarray) -> np.ndarray:
     """All pairs inside groups of consecutive positions of ``order`` (vectorised per pair offset)."""
     chunks = []
     max_size = int(group_sizes.max()) if len(group_sizes) else 0
@@ -74,7 +74,7 @@ def blocking_pairs(
     starts = np.concatenate([[0], boundaries])
     sizes = np.diff(np.concatenate([starts, [len(order)]]))
     small = (sizes > 1) & (sizes <= max_block_size)
-    pairs = [_pairs_within_groups(order, starts[small], sizes[small])]
+    pairs = [pairs_within_groups(order, starts[small], sizes[small])]
     big = sizes > max_block_size
     if big.any():
         in_big = np.repeat(big, sizes)
@@ -115,7 +115,7 @@ def value_neighbour_pairs(
     size_of = np.zeros_like(start_of)
     start_of[values], size_of[values] = starts, sizes
     small = (sizes > 1) & (sizes <= max_group_size)
-    chunks = [_pairs_within_groups(order, starts[small], sizes[small])]
+    chunks = [pairs_within_groups(order, starts[small], sizes[small])]
     if len(neighbours):
         a, b = neighbours[:, 0], neighbours[:, 1]
         sa, sb = size_of[a], size_of[b]

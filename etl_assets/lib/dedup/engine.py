@@ -431,7 +431,14 @@ def _borderline(frame: pd.DataFrame, pairs: np.ndarray, scores: np.ndarray, fuzz
     """A few pairs whose probability is closest to the threshold, with their compared values."""
     if not len(pairs):
         return []
-    closest = np.argsort(np.abs(scores - fuzzy.threshold), kind="stable")[:_BORDERLINE]
+    distance = np.abs(scores - fuzzy.threshold)
+    if len(distance) > _BORDERLINE:
+        # the stable argsort's first few, without sorting millions: all within the k-th distance
+        kth = np.partition(distance, _BORDERLINE - 1)[_BORDERLINE - 1]
+        near = np.flatnonzero(distance <= kth)
+        closest = near[np.argsort(distance[near], kind="stable")][:_BORDERLINE]
+    else:
+        closest = np.argsort(distance, kind="stable")
     columns = []
     for name, field_spec in fuzzy.field_specs.items():
         columns += field_spec.columns or [name]
