@@ -70,7 +70,7 @@ def _unique_pair_similarity(
         return _string_similarity(values[left], values[right], scorers)
     width = np.int64(len(uniques) + 1)
     packed = (codes[left].astype(np.int64) + 1) * width + (codes[right].astype(np.int64) + 1)
-    distinct, inverse = np.unique(packed, return_inverse=True)
+    inverse, distinct = pd.factorize(packed)  # hashing: no sort of millions of pairs
     table = np.array([*uniques.tolist(), None], dtype=object)  # code -1 -> None
     sim = _string_similarity(table[distinct // width - 1], table[distinct % width - 1], scorers)
     return sim[inverse]

@@ -69,9 +69,17 @@ class DedupStats:
     match_share: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Per blocking rule (``"soundex(first_name)+year(dob)"``), the sizes of its blocks larger
+    #: than ``max_block_size``, compared by sorted neighbourhood instead of all their pairs
+    #: (largest first); rules with none are left out.
+    split_blocks: dict[str, list[int]] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
+        sizes = [size for rule in self.split_blocks.values() for size in rule]
         return {
+            "dedup_split_blocks": len(sizes),
+            "dedup_split_block_rows": int(sum(sizes)),
+            "dedup_largest_split_block": max(sizes, default=0),
             "dedup_rows_removed": self.rows_removed,
             "dedup_exact_removed": self.exact_removed,
             "dedup_clusters": self.clusters,
@@ -186,7 +194,11 @@ def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, li
     return levels, n_levels
 
 
-def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> np.ndarray:
+def _candidates(
+    frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared, split_blocks: dict[str, list[int]] | None = None
+) -> np.ndarray:
+    """Candidate pairs of all sources; ``split_blocks`` receives, per rule, the sizes of the
+    blocks too large to expand (see :class:`DedupStats`)."""
     parts: list[np.ndarray] = []
     sort_text = None
     names = [n for n, c in prepared.compare.items() if c not in ("numeric", "date", "embedding")]
@@ -194,7 +206,8 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
         text = pd.Series([""] * len(frame), dtype=object)
         for name in names:
             text = text + " " + pd.Series(prepared.values[name], dtype=object).fillna("")
-        sort_text = text.to_numpy(dtype=object)
+        # ranks, not texts: every rule's split blocks sort by integers (one string sort per run)
+        sort_text = pd.factorize(text.to_numpy(dtype=object), sort=True)[0].astype(np.int64)
     blocking = fuzzy.blocking or [[name] for name in names]
     # blocking and neighbourhoods may name a combined field (``full_name: {columns: [...]}``)
     derived = {
@@ -208,7 +221,10 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
             column = parse_term(term)[1]
             if column not in keyed.columns:
                 raise DedupError(f"blocking rule {rule}: column {column!r} is neither in the frame nor a fuzzy field")
-        parts.append(blocking_pairs(keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text))
+        split: list[int] = []
+        parts.append(blocking_pairs(keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text, split_sizes=split))
+        if split and split_blocks is not None:
+            split_blocks["+".join(rule)] = sorted(split, reverse=True)
     for hood in fuzzy.neighbourhood:
         parts.append(neighbourhood_pairs(keyed, hood.fields, hood.window))
     if fuzzy.embedding_neighbours:
@@ -296,6 +312,7 @@ def deduplicate(
     """
     timings: dict[str, float] = {}
     warnings: list[str] = []
+    split_blocks: dict[str, list[int]] = {}
     started = time.perf_counter()
     frame = frame.reset_index(drop=True)
     n = len(frame)
@@ -320,7 +337,7 @@ def deduplicate(
         prepared = _prepare(rep_frame, fuzzy, embedder)
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
-        rep_pairs = _candidates(rep_frame, fuzzy, prepared)
+        rep_pairs = _candidates(rep_frame, fuzzy, prepared, split_blocks)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
         levels, n_levels = _compare_all(prepared, rep_pairs)
@@ -422,6 +439,7 @@ def deduplicate(
         weights=model.weights() if model is not None else {},
         match_share=round(model.lam, 6) if model is not None else None,
         warnings=warnings,
+        split_blocks=split_blocks,
         seconds={k: round(v, 3) for k, v in timings.items()},
     )
     return DedupOutcome(kept, duplicates, stats, pairs, scores, labels_all, model)
