@@ -50,6 +50,8 @@ CLUSTER_ID, CLUSTER_SIZE = "_cluster_id", "_cluster_size"
 KEPT_ID, SCORE, MATCH_KIND = "_kept_id", "_score", "_match_kind"
 _RANDOM_PAIRS = 200_000
 _BORDERLINE = 10
+#: Pairs compared at once (bounds the comparators' temporary memory; 5M pairs: about 1 GB).
+_COMPARE_CHUNK = 5_000_000
 
 
 @dataclass
@@ -177,7 +179,20 @@ def _embedding_levels(prepared: _Prepared, name: str, left: np.ndarray, right: n
 
 
 def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Agreement levels (pairs x scored fields) of every pair."""
+    """Agreement levels (pairs x scored fields) of every pair, in chunks of
+    :data:`_COMPARE_CHUNK` pairs: only the int8 levels are kept for all pairs, the comparators'
+    temporaries (string lists, similarities) exist for one chunk at a time."""
+    if len(pairs) <= _COMPARE_CHUNK:
+        return _compare_chunk(prepared, pairs)
+    levels = np.empty((len(pairs), len(prepared.scored)), dtype=np.int8)
+    n_levels: list[int] = []
+    for start in range(0, len(pairs), _COMPARE_CHUNK):
+        chunk, n_levels = _compare_chunk(prepared, pairs[start : start + _COMPARE_CHUNK])
+        levels[start : start + len(chunk)] = chunk
+    return levels, n_levels
+
+
+def _compare_chunk(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
     names = prepared.scored
     levels = np.empty((len(pairs), len(names)), dtype=np.int8)
     n_levels = []

@@ -139,3 +139,22 @@ def test_lsh_neighbours_find_close_vectors_beyond_the_exact_limit() -> None:
     sims = np.array([vectors[i] @ vectors[j] for i, j in approx])
     assert (sims >= 0.5).all()  # only close pairs are proposed
     assert len(approx) < 3000 * 2999 / 2 / 50  # bucketed, never all pairs
+
+
+def test_comparison_in_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pairs are compared in chunks to bound memory; the levels must not depend on the chunking
+    (a chunk boundary inside the pairs, a last chunk shorter than the others)."""
+    from etl_assets.demo.customers import PERSON_FUZZY, generate_customers
+    from etl_assets.lib.dedup import engine
+    from etl_assets.lib.spec.models import DedupSpec
+
+    frame, _ = generate_customers(3000, seed=11)
+    fuzzy = DedupSpec.model_validate({"fuzzy": PERSON_FUZZY}).fuzzy
+    assert fuzzy is not None
+    prepared = engine._prepare(frame, fuzzy, None)
+    pairs = engine._candidates(frame, fuzzy, prepared)
+    whole, n_whole = engine._compare_all(prepared, pairs)
+    monkeypatch.setattr(engine, "_COMPARE_CHUNK", len(pairs) // 3 + 7)
+    chunked, n_chunked = engine._compare_all(prepared, pairs)
+    assert n_chunked == n_whole
+    np.testing.assert_array_equal(chunked, whole)
