@@ -23,7 +23,7 @@ from recordlinkage.index import Block, SortedNeighbourhood
 def main() -> None:
     path, out = sys.argv[1], sys.argv[2]
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     df = pd.DataFrame(index=frame.index)
 
     def norm(s):
@@ -83,11 +83,12 @@ def main() -> None:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     labels = np.array([find(i) for i in range(len(frame))])
-    finished = time.perf_counter()
+    finished, cpu = time.perf_counter(), time.process_time() - cpu
     np.save(out, labels)
     np.save(out.replace(".npy", "_pairs.npy"), np.stack([left, right], axis=1) if len(left) else np.zeros((0, 2), dtype=np.int64))
     print(json.dumps({
         "seconds": finished - started,
+        "cpu_seconds": cpu,
         "stages": {"index": indexed - started, "compare": compared - indexed, "ecm": classified - compared, "cluster": finished - classified},
         "candidate_pairs": len(pairs),
         "matched_pairs": len(matches),

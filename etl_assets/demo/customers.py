@@ -255,6 +255,7 @@ PERSON_FUZZY: dict[str, object] = {
     },
     "blocking": [["email"], ["phone(phone)"], ["metaphone(full_name)"], ["dob"], ["soundex(first_name)", "year(dob)"]],
     "neighbourhood": [{"fields": ["email"], "window": 4}, {"fields": ["last_name", "first_name"], "window": 4}],
+    "max_block_size": 30,
 }
 
 

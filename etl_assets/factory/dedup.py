@@ -102,6 +102,11 @@ def clean_with_dedup(
         "dedup_borderline_pairs": MetadataValue.json(stats.borderline_pairs),
         "dedup_weights_log2": MetadataValue.json(stats.weights),
         "dedup_seconds": MetadataValue.json(stats.seconds),
+        # blocks too large to compare all their pairs: how many per rule, their rows, the largest
+        "dedup_split_blocks_by_rule": MetadataValue.json({
+            rule: {"blocks": len(sizes), "rows": int(sum(sizes)), "largest": sizes[:5]}
+            for rule, sizes in stats.split_blocks.items()
+        }),
     }
     if stats.match_share is not None:
         metadata["dedup_match_share_of_candidates"] = float(stats.match_share)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from etl_assets.lib.dedup.candidates import pairs_within_groups
+
 
 @dataclass(frozen=True)
 class Clusters:
@@ -76,15 +78,11 @@ def split_components(
     sizes = np.bincount(labels)
     members = np.argsort(labels, kind="stable")
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    internal = []
     checked = np.flatnonzero((sizes >= 3) & (sizes <= max_component))
-    for label in checked.tolist():
-        rows = members[starts[label] : starts[label] + sizes[label]]
-        i, j = np.triu_indices(len(rows), k=1)
-        internal.append(np.stack([rows[i], rows[j]], axis=1))
+    # every pair inside each checked component, vectorised (a loop per component cost 80 s at 1M rows)
+    all_pairs = pairs_within_groups(members, starts[checked], sizes[checked])
     whole = np.zeros(len(sizes), dtype=bool)
     whole[sizes <= 2] = True
-    all_pairs = np.concatenate(internal) if internal else np.zeros((0, 2), dtype=np.int64)
     all_scores = score_pairs(all_pairs) if len(all_pairs) else np.zeros(0)
     if len(all_pairs):
         pair_label = labels[all_pairs[:, 0]]

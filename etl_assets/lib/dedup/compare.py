@@ -70,7 +70,7 @@ def _unique_pair_similarity(
         return _string_similarity(values[left], values[right], scorers)
     width = np.int64(len(uniques) + 1)
     packed = (codes[left].astype(np.int64) + 1) * width + (codes[right].astype(np.int64) + 1)
-    distinct, inverse = np.unique(packed, return_inverse=True)
+    inverse, distinct = pd.factorize(packed)  # hashing: no sort of millions of pairs
     table = np.array([*uniques.tolist(), None], dtype=object)  # code -1 -> None
     sim = _string_similarity(table[distinct // width - 1], table[distinct % width - 1], scorers)
     return sim[inverse]
@@ -90,22 +90,36 @@ def _dates(values: pd.Series) -> pd.Series:
     return parsed
 
 
-def _date_similarity(left: pd.Series, right: pd.Series) -> np.ndarray:
+def _date_parts(dates: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: nanoseconds since the epoch, year, month, day, and whether the date is present."""
+    stamps = np.asarray(dates.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")), dtype="datetime64[ns]")
+    ok = ~np.isnat(stamps)
+    days = stamps.astype("datetime64[D]")  # floors, also before 1970
+    months = days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    return stamps.astype(np.int64), year, month, day, ok
+
+
+def _date_similarity(dates: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """1 same day; 0.9 one digit wrong in the YYYYMMDD text or day/month swapped; 0.5 within 31
-    days; else 0. Vectorised on the date parts (no per-pair Python)."""
-    ok = ~(left.isna().to_numpy() | right.isna().to_numpy())
+    days; else 0. Vectorised on the rows' date parts, taken once per row, then indexed per pair
+    (no per-pair pandas datetime accessors: at 1M records those cost more than the strings)."""
+    stamp, year, month, day, present = _date_parts(dates)
+    ok = present[left] & present[right]
     sim = np.full(len(left), np.nan)
     if not ok.any():
         return sim
-    l_parts = [getattr(left.dt, p).to_numpy(dtype=float, na_value=0)[ok].astype(np.int64) for p in ("year", "month", "day")]
-    r_parts = [getattr(right.dt, p).to_numpy(dtype=float, na_value=0)[ok].astype(np.int64) for p in ("year", "month", "day")]
-    ly, lm, ld = l_parts
-    ry, rm, rd = r_parts
-    digits_l = np.stack([ly // 1000, ly // 100 % 10, ly // 10 % 10, ly % 10, lm // 10, lm % 10, ld // 10, ld % 10])
-    digits_r = np.stack([ry // 1000, ry // 100 % 10, ry // 10 % 10, ry % 10, rm // 10, rm % 10, rd // 10, rd % 10])
-    wrong_digits = (digits_l != digits_r).sum(axis=0)
+    li, ri = left[ok], right[ok]
+    ly, lm, ld = year[li], month[li], day[li]
+    ry, rm, rd = year[ri], month[ri], day[ri]
+    wrong_digits = (
+        (ly // 1000 != ry // 1000).astype(np.int8) + (ly // 100 % 10 != ry // 100 % 10) + (ly // 10 % 10 != ry // 10 % 10)
+        + (ly % 10 != ry % 10) + (lm // 10 != rm // 10) + (lm % 10 != rm % 10) + (ld // 10 != rd // 10) + (ld % 10 != rd % 10)
+    )
     swapped = (ly == ry) & (lm == rd) & (ld == rm)
-    days = np.abs((left.to_numpy()[ok] - right.to_numpy()[ok]) / np.timedelta64(1, "D")).astype(float)
+    days = np.abs((stamp[li] - stamp[ri]) / 86_400e9)
     sim[ok] = np.select([wrong_digits == 0, (wrong_digits == 1) | swapped, days <= 31], [1.0, 0.9, 0.5], 0.0)
     return sim
 
@@ -162,8 +176,7 @@ def compare_pairs(prepared: object, compare: str, left: np.ndarray, right: np.nd
         values = np.asarray(prepared)
         sim = _numeric_similarity(values[left], values[right])
     elif compare == "date":
-        dates = prepared  # type: ignore[assignment]
-        sim = _date_similarity(dates.iloc[left].reset_index(drop=True), dates.iloc[right].reset_index(drop=True))
+        sim = _date_similarity(prepared, left, right)  # type: ignore[arg-type]
     elif compare == "embedding":
         vectors = np.asarray(prepared, dtype=np.float32)  # L2-normalised, NaN rows for missing
         sim = np.einsum("ij,ij->i", vectors[left], vectors[right]).astype(float)

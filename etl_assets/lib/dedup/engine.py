@@ -50,6 +50,8 @@ CLUSTER_ID, CLUSTER_SIZE = "_cluster_id", "_cluster_size"
 KEPT_ID, SCORE, MATCH_KIND = "_kept_id", "_score", "_match_kind"
 _RANDOM_PAIRS = 200_000
 _BORDERLINE = 10
+#: Pairs compared at once (bounds the comparators' temporary memory; 5M pairs: about 1 GB).
+_COMPARE_CHUNK = 5_000_000
 
 
 @dataclass
@@ -69,9 +71,17 @@ class DedupStats:
     match_share: float | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Per blocking rule (``"soundex(first_name)+year(dob)"``), the sizes of its blocks larger
+    #: than ``max_block_size``, compared by sorted neighbourhood instead of all their pairs
+    #: (largest first); rules with none are left out.
+    split_blocks: dict[str, list[int]] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
+        sizes = [size for rule in self.split_blocks.values() for size in rule]
         return {
+            "dedup_split_blocks": len(sizes),
+            "dedup_split_block_rows": int(sum(sizes)),
+            "dedup_largest_split_block": max(sizes, default=0),
             "dedup_rows_removed": self.rows_removed,
             "dedup_exact_removed": self.exact_removed,
             "dedup_clusters": self.clusters,
@@ -169,7 +179,20 @@ def _embedding_levels(prepared: _Prepared, name: str, left: np.ndarray, right: n
 
 
 def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Agreement levels (pairs x scored fields) of every pair."""
+    """Agreement levels (pairs x scored fields) of every pair, in chunks of
+    :data:`_COMPARE_CHUNK` pairs: only the int8 levels are kept for all pairs, the comparators'
+    temporaries (string lists, similarities) exist for one chunk at a time."""
+    if len(pairs) <= _COMPARE_CHUNK:
+        return _compare_chunk(prepared, pairs)
+    levels = np.empty((len(pairs), len(prepared.scored)), dtype=np.int8)
+    n_levels: list[int] = []
+    for start in range(0, len(pairs), _COMPARE_CHUNK):
+        chunk, n_levels = _compare_chunk(prepared, pairs[start : start + _COMPARE_CHUNK])
+        levels[start : start + len(chunk)] = chunk
+    return levels, n_levels
+
+
+def _compare_chunk(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
     names = prepared.scored
     levels = np.empty((len(pairs), len(names)), dtype=np.int8)
     n_levels = []
@@ -186,7 +209,11 @@ def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, li
     return levels, n_levels
 
 
-def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> np.ndarray:
+def _candidates(
+    frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared, split_blocks: dict[str, list[int]] | None = None
+) -> np.ndarray:
+    """Candidate pairs of all sources; ``split_blocks`` receives, per rule, the sizes of the
+    blocks too large to expand (see :class:`DedupStats`)."""
     parts: list[np.ndarray] = []
     sort_text = None
     names = [n for n, c in prepared.compare.items() if c not in ("numeric", "date", "embedding")]
@@ -194,7 +221,8 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
         text = pd.Series([""] * len(frame), dtype=object)
         for name in names:
             text = text + " " + pd.Series(prepared.values[name], dtype=object).fillna("")
-        sort_text = text.to_numpy(dtype=object)
+        # ranks, not texts: every rule's split blocks sort by integers (one string sort per run)
+        sort_text = pd.factorize(text.to_numpy(dtype=object), sort=True)[0].astype(np.int64)
     blocking = fuzzy.blocking or [[name] for name in names]
     # blocking and neighbourhoods may name a combined field (``full_name: {columns: [...]}``)
     derived = {
@@ -208,7 +236,10 @@ def _candidates(frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared) -> n
             column = parse_term(term)[1]
             if column not in keyed.columns:
                 raise DedupError(f"blocking rule {rule}: column {column!r} is neither in the frame nor a fuzzy field")
-        parts.append(blocking_pairs(keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text))
+        split: list[int] = []
+        parts.append(blocking_pairs(keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text, split_sizes=split))
+        if split and split_blocks is not None:
+            split_blocks["+".join(rule)] = sorted(split, reverse=True)
     for hood in fuzzy.neighbourhood:
         parts.append(neighbourhood_pairs(keyed, hood.fields, hood.window))
     if fuzzy.embedding_neighbours:
@@ -296,6 +327,7 @@ def deduplicate(
     """
     timings: dict[str, float] = {}
     warnings: list[str] = []
+    split_blocks: dict[str, list[int]] = {}
     started = time.perf_counter()
     frame = frame.reset_index(drop=True)
     n = len(frame)
@@ -320,7 +352,7 @@ def deduplicate(
         prepared = _prepare(rep_frame, fuzzy, embedder)
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
-        rep_pairs = _candidates(rep_frame, fuzzy, prepared)
+        rep_pairs = _candidates(rep_frame, fuzzy, prepared, split_blocks)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
         levels, n_levels = _compare_all(prepared, rep_pairs)
@@ -422,6 +454,7 @@ def deduplicate(
         weights=model.weights() if model is not None else {},
         match_share=round(model.lam, 6) if model is not None else None,
         warnings=warnings,
+        split_blocks=split_blocks,
         seconds={k: round(v, 3) for k, v in timings.items()},
     )
     return DedupOutcome(kept, duplicates, stats, pairs, scores, labels_all, model)
@@ -431,7 +464,14 @@ def _borderline(frame: pd.DataFrame, pairs: np.ndarray, scores: np.ndarray, fuzz
     """A few pairs whose probability is closest to the threshold, with their compared values."""
     if not len(pairs):
         return []
-    closest = np.argsort(np.abs(scores - fuzzy.threshold), kind="stable")[:_BORDERLINE]
+    distance = np.abs(scores - fuzzy.threshold)
+    if len(distance) > _BORDERLINE:
+        # the stable argsort's first few, without sorting millions: all within the k-th distance
+        kth = np.partition(distance, _BORDERLINE - 1)[_BORDERLINE - 1]
+        near = np.flatnonzero(distance <= kth)
+        closest = near[np.argsort(distance[near], kind="stable")][:_BORDERLINE]
+    else:
+        closest = np.argsort(distance, kind="stable")
     columns = []
     for name, field_spec in fuzzy.field_specs.items():
         columns += field_spec.columns or [name]

@@ -14,7 +14,7 @@ from etl_assets.lib.dedup.candidates import (
     value_neighbour_pairs,
 )
 from etl_assets.lib.dedup.keys import parse_term, term_values
-from etl_assets.lib.dedup.normalize import key_hash, normalize_text
+from etl_assets.lib.dedup.normalize import key_hash, normalize_series, normalize_text
 
 
 @pytest.mark.parametrize(
@@ -49,6 +49,17 @@ def test_phonetic_and_prefix_terms() -> None:
         parse_term("sndx(last)")
 
 
+def test_vectorised_normalisation_equals_the_per_value_one() -> None:
+    """normalize_series normalises many ASCII values in Arrow (RE2); it must agree with
+    normalize_text exactly, control characters and separators included."""
+    rng = np.random.default_rng(9)
+    alphabet = np.array([*list("abcXYZ019_ .,'-@\t\n\x0b\x0c\r\x1c\x1f\x00\x7f!"), "é", "Ñ", "\u3000", "ﬁ"])
+    values = ["".join(rng.choice(alphabet, size=rng.integers(0, 10))) for _ in range(5000)]
+    values += ["  Hello,  World! ", "O'Brien", "a__b", "", None, 42]
+    got = normalize_series(pd.Series(values, dtype=object)).tolist()
+    assert got == [normalize_text(v) for v in values]
+
+
 def _brute(keys: list[str]) -> set[tuple[int, int]]:
     return {(i, j) for i in range(len(keys)) for j in range(i + 1, len(keys)) if keys[i] == keys[j]}
 
@@ -67,6 +78,34 @@ def test_oversized_block_is_not_expanded_to_all_pairs() -> None:
     pairs = blocking_pairs(frame, ["key"], max_block_size=100, window=window)
     assert len(pairs) <= n * (window - 1)
     assert len(pairs) < n * (n - 1) // 2 / 100
+
+
+def test_split_blocks_are_reported_in_the_dedup_metadata() -> None:
+    """A block larger than max_block_size is compared by sorted neighbourhood; the run says so:
+    how many blocks, their rows and the largest, per rule (a small block is not listed)."""
+    from etl_assets.lib.dedup import deduplicate
+    from etl_assets.lib.spec.models import DedupSpec
+
+    rng = np.random.default_rng(4)
+    n_big, n_mid = 120, 40
+    cities = ["Springfield"] * n_big + ["Shelbyville"] * n_mid + [f"Town{k}" for k in range(30)]
+    frame = pd.DataFrame({
+        "name": [f"person {k} {rng.integers(0, 10**6)}" for k in range(len(cities))],
+        "city": cities,
+    })
+    fuzzy = {"fields": {"name": "name", "city": "exact"}, "blocking": [["city"], ["first3(name)"]], "max_block_size": 30}
+    outcome = deduplicate(frame, DedupSpec.model_validate({"fuzzy": fuzzy}))
+    assert outcome.stats.split_blocks["city"] == [n_big, n_mid]
+    # every name starts with "per": one block of all rows under the second rule
+    assert outcome.stats.split_blocks["first3(name)"] == [len(frame)]
+    metadata = outcome.stats.as_metadata()
+    assert metadata["dedup_split_blocks"] == 3
+    assert metadata["dedup_split_block_rows"] == n_big + n_mid + len(frame)
+    assert metadata["dedup_largest_split_block"] == len(frame)
+    # nothing split when the cap is above every block
+    fuzzy["max_block_size"] = 1000
+    unsplit = deduplicate(frame, DedupSpec.model_validate({"fuzzy": fuzzy}))
+    assert unsplit.stats.split_blocks == {} and unsplit.stats.as_metadata()["dedup_split_blocks"] == 0
 
 
 def test_sorted_neighbourhood_pairs_adjacent_typos() -> None:
@@ -100,3 +139,22 @@ def test_lsh_neighbours_find_close_vectors_beyond_the_exact_limit() -> None:
     sims = np.array([vectors[i] @ vectors[j] for i, j in approx])
     assert (sims >= 0.5).all()  # only close pairs are proposed
     assert len(approx) < 3000 * 2999 / 2 / 50  # bucketed, never all pairs
+
+
+def test_comparison_in_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pairs are compared in chunks to bound memory; the levels must not depend on the chunking
+    (a chunk boundary inside the pairs, a last chunk shorter than the others)."""
+    from etl_assets.demo.customers import PERSON_FUZZY, generate_customers
+    from etl_assets.lib.dedup import engine
+    from etl_assets.lib.spec.models import DedupSpec
+
+    frame, _ = generate_customers(3000, seed=11)
+    fuzzy = DedupSpec.model_validate({"fuzzy": PERSON_FUZZY}).fuzzy
+    assert fuzzy is not None
+    prepared = engine._prepare(frame, fuzzy, None)
+    pairs = engine._candidates(frame, fuzzy, prepared)
+    whole, n_whole = engine._compare_all(prepared, pairs)
+    monkeypatch.setattr(engine, "_COMPARE_CHUNK", len(pairs) // 3 + 7)
+    chunked, n_chunked = engine._compare_all(prepared, pairs)
+    assert n_chunked == n_whole
+    np.testing.assert_array_equal(chunked, whole)
