@@ -145,13 +145,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--per-run", type=int, default=8)
+    parser.add_argument(
+        "--workers", default="1,2", help="fleet sizes to run, comma-separated (default: 1,2)"
+    )
+    parser.add_argument("--no-single", action="store_true", help="skip the single-process run")
     args = parser.parse_args()
+    fleets = [int(n) for n in args.workers.split(",")]
     days = days_of_2013(args.days)
     os.environ.update(FAKE_CREDENTIALS)
     local = Path(tempfile.mkdtemp(prefix="bench-scaleout-local-"))
     land_nycflights(local)
-    results: dict[str, dict] = {"single": single_process(local, days)}
-    print(json.dumps({"single": results["single"]}), flush=True)
+    results: dict[str, dict] = {}
+    if not args.no_single:
+        results["single"] = single_process(local, days)
+        print(json.dumps({"single": results["single"]}), flush=True)
     postgres = PostgresServer.start()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
@@ -159,7 +166,7 @@ def main() -> None:
         host, port = moto.get_host_and_port()
         s3 = S3Server(endpoint_url=f"http://{host}:{port}")
         boto3.setup_default_session()
-        for workers in (1, 2):
+        for workers in fleets:
             results[f"celery-{workers}"] = fleet_run(
                 workers, local, days, args.per_run, s3, postgres
             )
@@ -168,17 +175,22 @@ def main() -> None:
         moto.stop()
         postgres.stop()
         shutil.rmtree(local, ignore_errors=True)
-    one, two, single = results["celery-1"], results["celery-2"], results["single"]
     print(f"\n{len(days)} partitions, runs of at most {args.per_run}")
     print(f"{'path':<10} {'seconds':>8} {'peak RSS MB':>14}")
-    print(f"{'single':<10} {single['seconds']:>8} {single['peak_rss_mb']:>14}")
-    for name in ("celery-1", "celery-2"):
+    if "single" in results:
+        single = results["single"]
+        print(f"{'single':<10} {single['seconds']:>8} {single['peak_rss_mb']:>14}")
+    for name in (f"celery-{n}" for n in fleets):
         r = results[name]
         print(
             f"{name:<10} {r['seconds']:>8} {max(r['worker_peak_rss_mb'].values()):>14} (per worker)"
         )
-    print(f"speedup 2 workers / 1 worker: {one['seconds'] / two['seconds']:.2f}x")
-    print(f"overhead celery-1 / single: {one['seconds'] / single['seconds']:.2f}x")
+    if {"celery-1", "celery-2"} <= set(results):
+        speedup = results["celery-1"]["seconds"] / results["celery-2"]["seconds"]
+        print(f"speedup 2 workers / 1 worker: {speedup:.2f}x")
+    if {"celery-1", "single"} <= set(results):
+        overhead = results["celery-1"]["seconds"] / results["single"]["seconds"]
+        print(f"overhead celery-1 / single: {overhead:.2f}x")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,7 @@ class LoadMeter:
     def totals(self) -> dict[str, float]:
         self._moto("stop-recording", "POST")
         recording = self._moto("download-recording", "GET").decode()
-        methods = Counter(
-            json.loads(line)["method"] for line in recording.splitlines() if line.strip()
-        )
+        methods = Counter(entry["method"] for entry in recorded_requests(recording))
         return {
             "seconds": round(time.monotonic() - self.started, 1),
             "event_log_rows": self._event_rows() - self.rows_before,
@@ -86,3 +84,18 @@ class LoadMeter:
             "s3_requests": sum(methods.values()),
             **{f"s3_{method.lower()}": count for method, count in sorted(methods.items())},
         }
+
+
+def recorded_requests(recording: str) -> list[dict]:
+    """The requests of moto's recording: one JSON object per line, except that requests served
+    at the same moment by two threads can land on one line, one object right after the other."""
+    decoder = json.JSONDecoder()
+    entries: list[dict] = []
+    for line in recording.splitlines():
+        position, line = 0, line.strip()
+        while position < len(line):
+            entry, position = decoder.raw_decode(line, position)
+            entries.append(entry)
+            while position < len(line) and line[position].isspace():
+                position += 1
+    return entries
