@@ -268,6 +268,7 @@ def evaluate_clean(
         unchecked[column] = missing.get(table, f"{table} not given")
 
     rules_checked = sum(len(schema.columns[c].checks) for c in schema.columns) + len(clean.rules)
+    common = {"rules_checked": rules_checked, "freshness_column": quality.freshness_column, "max_age": quality.max_age_delta}
     score = score_table(
         frame,
         list(clean.columns),
@@ -275,10 +276,8 @@ def evaluate_clean(
         orphans,
         rows_rejected_invalid=stats.rows_rejected - stats.rows_dropped,
         rows_deduplicated=stats.rows_deduplicated,
-        rules_checked=rules_checked,
-        freshness_column=quality.freshness_column,
-        max_age=quality.max_age_delta,
         reference_time=_reference_time(context, spec.is_clean_partitioned(name)),
+        **common,
     )
     out = frame.copy(deep=False)
     out[ROW_SCORE_COLUMN] = score.row_scores
@@ -288,28 +287,37 @@ def evaluate_clean(
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
     if orphans or unchecked:
         results.append(_references_result(key, orphans, unchecked, quality, pii_columns(clean)))
-    by_partition: dict[str, dict[str, Any]] = {}
-    if partitions:
-        from etl_assets.lib.quality.score import score_rows
-
-        keys = frame[PARTITION_COLUMN].astype("string").to_numpy() if PARTITION_COLUMN in frame.columns else None
-        for key, counts in partitions.items():
-            rows = keys == key if keys is not None else np.zeros(len(frame), dtype=bool)
-            part = score_rows(
-                frame,
-                list(clean.columns),
-                report,
-                rows,
-                orphans,
-                rows_rejected_invalid=counts.rows_rejected - counts.rows_dropped,
-                rows_deduplicated=counts.rows_deduplicated,
-                rules_checked=rules_checked,
-                freshness_column=quality.freshness_column,
-                max_age=quality.max_age_delta,
-                reference_time=partition_end(context, key),
-            )
-            by_partition[key] = part.as_metadata()
+    removed = {
+        key: {"rows_rejected_invalid": c.rows_rejected - c.rows_dropped, "rows_deduplicated": c.rows_deduplicated}
+        for key, c in (partitions or {}).items()
+    }
+    by_partition = _partition_scores(frame, list(clean.columns), report, orphans, removed, context, **common)
     return QualityOutcome(frame=out, metadata=score.as_metadata(), results=results, metadata_by_partition=by_partition)
+
+
+def _partition_scores(
+    frame: pd.DataFrame,
+    columns: list[str],
+    report: SchemaReport,
+    orphans: Mapping[str, OrphanReport] | None,
+    counts_by_partition: Mapping[str, Mapping[str, Any]],
+    context: AssetExecutionContext | None,
+    **common: Any,
+) -> dict[str, dict[str, Any]]:
+    """``quality/*`` metadata of each partition of ``counts_by_partition``, scored on its own
+    rows with its own counts (what the step took out of it) and its own reference time."""
+    if not counts_by_partition:
+        return {}
+    from etl_assets.lib.quality.score import score_rows
+
+    keys = frame[PARTITION_COLUMN].astype("string").to_numpy() if PARTITION_COLUMN in frame.columns else None
+    scores: dict[str, dict[str, Any]] = {}
+    for key, counts in counts_by_partition.items():
+        rows = keys == key if keys is not None else np.zeros(len(frame), dtype=bool)
+        reference = partition_end(context, key)
+        part = score_rows(frame, columns, report, rows, orphans, reference_time=reference, **counts, **common)
+        scores[key] = part.as_metadata()
+    return scores
 
 
 def partition_end(context: AssetExecutionContext | None, key: str) -> pd.Timestamp | None:
@@ -338,32 +346,15 @@ def evaluate_aggregate(
     partitioned = PARTITION_COLUMN in frame.columns
     schema = build_aggregate_schema(agg, name=f"{spec.pipeline}/agg/{name}", partitioned=partitioned)
     report = validate_frame(frame, schema, sample_size=SAMPLE_ROWS)
+    common = {
+        "rules_checked": sum(len(c.checks) for c in schema.columns.values()) + len(schema.checks),
+        "freshness_column": quality.freshness_column,
+        "max_age": quality.max_age_delta,
+    }
     score = score_table(
-        frame,
-        list(schema.columns),
-        report,
-        rules_checked=sum(len(c.checks) for c in schema.columns.values()) + len(schema.checks),
-        freshness_column=quality.freshness_column,
-        max_age=quality.max_age_delta,
-        reference_time=_reference_time(context, agg.partitioned),
+        frame, list(schema.columns), report, reference_time=_reference_time(context, agg.partitioned), **common
     )
     results = [_schema_result(key, report, AssetCheckSeverity.ERROR), _score_result(key, score, quality)]
-    by_partition: dict[str, dict[str, Any]] = {}
-    if partitions:
-        from etl_assets.lib.quality.score import score_rows
-
-        keys = frame[PARTITION_COLUMN].astype("string").to_numpy() if partitioned else None
-        for partition in partitions:
-            rows = keys == partition if keys is not None else np.zeros(len(frame), dtype=bool)
-            part = score_rows(
-                frame,
-                list(schema.columns),
-                report,
-                rows,
-                rules_checked=sum(len(c.checks) for c in schema.columns.values()) + len(schema.checks),
-                freshness_column=quality.freshness_column,
-                max_age=quality.max_age_delta,
-                reference_time=partition_end(context, partition),
-            )
-            by_partition[partition] = part.as_metadata()
+    counts = {partition: {} for partition in partitions}  # an aggregate takes no row out
+    by_partition = _partition_scores(frame, list(schema.columns), report, None, counts, context, **common)
     return QualityOutcome(frame=frame, metadata=score.as_metadata(), results=results, metadata_by_partition=by_partition)
