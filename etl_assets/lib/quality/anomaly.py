@@ -11,7 +11,7 @@ Methods, each optional:
 
 - robust z-score (median/MAD) per numeric column, optionally within groups
   (:mod:`etl_assets.lib.quality.robust_z`);
-- IsolationForest over several numeric columns, by default blended with a k-nearest-neighbour
+- IsolationForest over several numeric columns, optionally (``n_neighbors``) blended with a k-nearest-neighbour
   density score (:mod:`etl_assets.lib.quality.isolation`, :mod:`etl_assets.lib.quality.neighbours`);
 - pattern anomalies: a validator per column returns True where the value is a valid instance
   of the column's semantic type; non-null values where it returns False are anomalies.
