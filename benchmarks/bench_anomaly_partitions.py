@@ -11,9 +11,13 @@ forest (4 columns, 100 trees, seed 0):
   for bit (checked on every day);
 - ``sklearn forest, default``: the default of the start of issue 13 (plain scikit-learn
   ``IsolationForest``, threshold read from the scores), the baseline of the ratios;
-- ``forest alone, default``: the current forest (same trees, less per-tree Python overhead:
-  :mod:`etl_assets.lib.quality.forest_model`), no neighbours;
-- ``blend, default``: the current default: forest + 10-NN density score.
+- ``forest alone, default``: the current default: the forest (same trees, less per-tree Python
+  overhead: :mod:`etl_assets.lib.quality.forest_model`), no neighbours, and the default cut;
+- ``blend, default``: the opt-in blend (``n_neighbors: 10``): forest + 10-NN density score.
+
+Then the cut alone on each day's scores: the former fixed 4 robust sigmas against the current
+default (robust sigmas from the sample's size, :func:`~etl_assets.lib.quality.isolation.default_score_z`),
+interleaved too, so the change of rule is measured on its own.
 
 Cases run interleaved (case A, B, C, A, B, C, ...), ``--repeat`` times; prints the median seconds
 per day, its ratio to the baseline, and the process's peak RSS after the case first ran (one
@@ -97,7 +101,7 @@ def main() -> int:
     cases: dict[str, Callable[[pd.DataFrame], object]] = {
         "sklearn forest, default": sklearn_default,
         "forest alone, default": lambda day: forest_scores(day, COLUMNS),
-        "blend, default": lambda day: forest_scores(day, COLUMNS, n_neighbors=10),
+        "blend (opt-in, 10 NN)": lambda day: forest_scores(day, COLUMNS, n_neighbors=10),
     }
     rows = sum(len(d) for d in days)
     print(f"{len(days)} days, {rows:,d} flights; identical scores and thresholds: yes")
@@ -115,6 +119,24 @@ def main() -> int:
     for name, values in timings.items():
         median = float(np.median(values))
         print(f"{name:28s} {median:>7.4f} {median / base:>6.2f} {rss[name]:>11.0f}")
+    scores = [forest_scores(day, COLUMNS).score for day in days]
+    cuts: dict[str, Callable[[np.ndarray], float]] = {
+        "cut: former, 4 sigmas": lambda s: robust_threshold(s, z=4.0),
+        "cut: default, size-aware": robust_threshold,
+    }
+    cut_timings: dict[str, list[float]] = {name: [] for name in cuts}
+    for _ in range(args.repeat):
+        for name, cut in cuts.items():
+            started = time.perf_counter()
+            for _ in range(20):
+                for score in scores:
+                    cut(score)
+            cut_timings[name].append((time.perf_counter() - started) / (20 * len(days)))
+    cut_base = float(np.median(cut_timings["cut: former, 4 sigmas"]))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for name, values in cut_timings.items():
+        median = float(np.median(values))
+        print(f"{name:28s} {median:>7.5f} {median / cut_base:>6.2f} {peak:>11.0f}  (ratio to the former cut)")
     return 0
 
 

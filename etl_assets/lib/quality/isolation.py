@@ -24,9 +24,12 @@ The decision threshold always comes from the scores of the fit sample (so a part
 against a stored reference gets the reference's threshold):
 
 - ``contamination=None`` (the default): :func:`robust_threshold`, more than
-  :data:`DEFAULT_SCORE_Z` robust standard deviations above the sample's median score; it adapts
+  :func:`default_score_z` robust standard deviations above the sample's median score; it adapts
   to each data set's score distribution, where a fixed share suited one data set only (0.005
-  tagged 2 of 21 labelled anomalies in a set with 5.6% of them);
+  tagged 2 of 21 labelled anomalies in a set with 5.6% of them), and to the sample's size: the
+  cut is where a normal bulk of that many scores would put any score above it with probability
+  :data:`DEFAULT_FAMILY_ALPHA` (Bonferroni), so a 100-row set is cut at 3.3 robust sigmas and a
+  900-row flights day at 3.9;
 - a share ``c``: the quantile of the sample's scores that flags that share, for users who know
   their rate (with the forest alone: scikit-learn's ``offset_``, bit for bit);
 - ``'auto'``: the forest alone and 0.5, the paper's threshold (it flags 17% of flights: skewed
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -46,12 +50,19 @@ from etl_assets.lib.quality.forest_model import isolation_forest_class
 from etl_assets.lib.quality.neighbours import NeighbourIndex, fit_neighbours
 from etl_assets.lib.quality.robust_z import as_float
 
-#: A row is an anomaly when its score is more than this many robust standard deviations
-#: (1.4826 x MAD) above the median score of the fit sample. Iglewicz and Hoaglin's modified
-#: z-score cut is 3.5; 4 because the scores of skewed data have a long, continuous upper tail:
-#: with the blended ranking, 3.5 tagged 1.9% of flights (every fifth day, each scored on its
-#: own), 4 1.3% (the forest alone, whole year: 2.2% and 1.5%). See benchmarks/eval_anomaly.py.
-DEFAULT_SCORE_Z = 4.0
+#: The default cut's family-wise error rate: if the fit sample's scores were all ordinary (a
+#: normal bulk, centred on the median with the robust sigma), the chance that ANY of them lies
+#: above the cut. Bonferroni: each score's one-sided tail probability is ``alpha / n``, so the
+#: cut in robust sigmas grows with the sample's size ``n`` (:func:`default_score_z`). A fixed
+#: cut in sigmas cannot serve both a 100-row table and a 900-row flights day: 4 sigmas tagged
+#: 1.5% of flights but missed most of iris virginica (F1 0.28); 3 found it (0.63) but tagged 3.2%
+#: of flights. 0.05 is the usual family-wise rate, not a tuned one; on the tuning split every
+#: rate from 0.033 to 0.2 kept F1 >= 0.5 on the same four of five families, and flights tagged
+#: 1.54% (0.033), 1.67% (0.05), 1.91% (0.1), 2.19% (0.2) (benchmarks/sweep_anomaly_threshold.py).
+DEFAULT_FAMILY_ALPHA = 0.05
+#: The default cut is never below this many robust sigmas (the classic three-sigma rule): for a
+#: sample of fewer than about 40 scores the Bonferroni cut would drop below it.
+MIN_SCORE_Z = 3.0
 #: Weight of the neighbour score's robust z in the blend (the forest's: the rest). Chosen on the
 #: tuning sets and the flights year (benchmarks/eval_anomaly.py), between 1/2 and 2/3: equal F1
 #: on hbk, starsCYG and iris at the default cut, and on flights days 1.34% tagged against 1.52%,
@@ -75,12 +86,24 @@ def robust_center_sigma(scores: np.ndarray) -> tuple[float, float]:
     return center, (mad / MAD_TO_SIGMA if mad > 0 else MEAN_AD_TO_SIGMA * float(np.mean(dev)))
 
 
+def default_score_z(rows: int, alpha: float = DEFAULT_FAMILY_ALPHA) -> float:
+    """Robust sigmas above the median of the default cut for a fit sample of ``rows`` scores: the
+    standard normal quantile with upper tail ``alpha / rows`` (a normal bulk of ``rows`` scores
+    has probability about ``alpha`` to put any score above it), and at least :data:`MIN_SCORE_Z`.
+
+    E.g. 47 rows: 3.07; 105 rows: 3.30; 900 rows: 3.86; 100,000 rows (the largest default
+    sample): 4.89.
+    """
+    return max(MIN_SCORE_Z, -NormalDist().inv_cdf(alpha / max(rows, 1)))
+
+
 def robust_threshold(
-    sample_scores: np.ndarray, z: float = DEFAULT_SCORE_Z, floor: float | None = PAPER_THRESHOLD
+    sample_scores: np.ndarray, z: float | None = None, floor: float | None = PAPER_THRESHOLD
 ) -> float:
     """The default decision threshold: ``median + z * sigma`` of the fit sample's scores
     (:func:`robust_center_sigma`), and never below ``floor`` (the paper's 0.5 for forest scores;
-    ``None`` for the blended score, which has no fixed scale).
+    ``None`` for the blended score, which has no fixed scale). ``z`` omitted: the sample-size
+    aware :func:`default_score_z` of the number of scores.
 
     Order-independent (a function of the multiset of scores), so it keeps the reproducibility of
     the fit.
@@ -88,6 +111,8 @@ def robust_threshold(
     scores = np.asarray(sample_scores, dtype="float64")
     if scores.size == 0:
         return 1.0
+    if z is None:
+        z = default_score_z(scores.size)
     center, sigma = robust_center_sigma(scores)
     threshold = center + z * sigma
     return threshold if floor is None else max(floor, threshold)

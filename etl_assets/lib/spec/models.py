@@ -713,8 +713,9 @@ class IsolationForestSpec(StrictModel):
     columns: list[str] = Field(min_length=1)
     #: Omitted (default): the threshold is read from the score distribution (a row is tagged
     #: when its score, the forest's or with ``n_neighbors`` its blend with the neighbour density
-    #: score, is more than 4 robust standard deviations, 1.4826 x MAD, above the median score),
-    #: so the share tagged follows the data. A share of rows expected to be anomalies (0 < c <= 0.5) when you know
+    #: score, is more than z robust standard deviations, 1.4826 x MAD, above the median score of
+    #: the n fit-sample rows; z is the normal quantile of upper tail 0.05 / n, at least 3: 3.3
+    #: for 105 rows, 3.9 for 900), so the share tagged follows the data. A share of rows expected to be anomalies (0 < c <= 0.5) when you know
     #: your rate, or ``auto`` (the forest alone, score > 0.5, which flags far more rows on skewed
     #: data: 17% of flights).
     contamination: float | Literal["auto"] | None = None

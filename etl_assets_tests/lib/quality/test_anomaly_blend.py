@@ -40,20 +40,30 @@ def _tags(labelled: LabelledSet, **forest: object) -> pd.DataFrame:
     return tag_anomalies(labelled.frame, config).frame
 
 
-@pytest.mark.parametrize("data", [hbk(), stars_cyg()], ids=["hbk", "starsCYG"])
-def test_blend_tags_more_of_the_documented_outliers_than_the_forest_alone(data: LabelledSet) -> None:
-    """hbk: all 14 documented outliers and nothing else (the forest alone: 5 of 14); starsCYG:
-    all 4 giants (the forest alone: 2 of 4)."""
+def test_blend_tags_more_of_the_documented_outliers_than_the_forest_alone() -> None:
+    """hbk at the default cut: the blend tags all 14 documented outliers and nothing else; the
+    forest alone 9 of 14 (before the cut grew with the sample's size, 5 of 14)."""
+    data = hbk()
     blended = _tags(data)[FLAG_COLUMN].to_numpy()
     alone = _tags(data, n_neighbors=0)[FLAG_COLUMN].to_numpy()
-    assert (blended & data.label).sum() == data.label.sum()
-    assert _f1(data, blended) >= 0.85
-    assert _f1(data, blended) > _f1(data, alone) + 0.25
+    assert (blended & data.label).sum() == data.label.sum() == 14
+    assert not (blended & ~data.label).any()
+    assert (alone & data.label).sum() < 14 and _f1(data, blended) > _f1(data, alone) + 0.15
+
+
+def test_blend_tags_every_giant_of_stars_cyg() -> None:
+    """starsCYG: the blend tags all 4 giants at the default cut, and at most 2 other stars (the
+    forest alone, at the same size-aware cut, does as well: 4 giants and 2 others)."""
+    data = stars_cyg()
+    blended = _tags(data)[FLAG_COLUMN].to_numpy()
+    assert (blended & data.label).sum() == 4
+    assert (blended & ~data.label).sum() <= 2 and _f1(data, blended) >= 0.8
 
 
 def test_blend_ranks_better_on_iris_setosa() -> None:
-    """Setosa downsampled to 5% (10 draws): the blend's tags reach F1 0.8 on average and its
-    ranking an AUC of at least the forest's on every draw."""
+    """Setosa downsampled to 5% (10 draws): the blend's tags reach F1 0.7 on average (0.73
+    measured; 0.82 with the former fixed cut of 4 sigmas, which tagged fewer of the other classes'
+    edge rows) and its ranking an AUC of at least the forest's on every draw."""
     from sklearn.metrics import roc_auc_score
 
     f1s = []
@@ -62,7 +72,7 @@ def test_blend_ranks_better_on_iris_setosa() -> None:
         blended, alone = _tags(data), _tags(data, n_neighbors=0)
         f1s.append(_f1(data, blended[FLAG_COLUMN].to_numpy()))
         assert roc_auc_score(data.label, blended[SCORE_COLUMN]) >= roc_auc_score(data.label, alone[SCORE_COLUMN])
-    assert np.mean(f1s) >= 0.8
+    assert np.mean(f1s) >= 0.7
 
 
 def test_score_column_keeps_its_meaning_with_the_blend() -> None:
