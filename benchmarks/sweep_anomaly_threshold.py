@@ -46,6 +46,7 @@ from etl_assets_tests.lib.quality.anomaly_labelled import (  # noqa: E402
     hbk,
     iris,
     stars_cyg,
+    tags_f1,
 )
 
 Rule = Callable[[np.ndarray, "float | None"], float]
@@ -56,14 +57,6 @@ def tuning_sets() -> list[LabelledSet]:
     for name in ("setosa", "versicolor", "virginica"):
         sets += [iris(name, draw) for draw in range(DOWNSAMPLE_DRAWS)]
     return sets
-
-
-def _f1(label: np.ndarray, flagged: np.ndarray) -> float:
-    hits = int((label & flagged).sum())
-    if not hits:
-        return 0.0
-    precision, recall = hits / flagged.sum(), hits / label.sum()
-    return 2 * precision * recall / (precision + recall)
 
 
 def rules() -> dict[str, Rule]:
@@ -102,7 +95,7 @@ def main() -> int:
         for rule_name, rule in rules().items():
             f1: dict[str, list[float]] = {f: [] for f in families}
             for family, label, score in labelled[ranking]:
-                f1[family].append(_f1(label, score > rule(score, floor)))
+                f1[family].append(tags_f1(label, score > rule(score, floor)))
             means = [float(np.mean(f1[f])) for f in families]
             counts = np.array([(s > rule(s, floor)).sum() for s in flights[ranking]])
             sizes = np.array([s.size for s in flights[ranking]])

@@ -50,6 +50,19 @@ class LabelledSet:
     def columns(self) -> list[str]:
         return list(self.frame.columns)
 
+    def f1(self, flagged: np.ndarray) -> float:
+        """F1 of the tags ``flagged`` (a boolean per row) against the labelled anomalies."""
+        return tags_f1(self.label, flagged)
+
+
+def tags_f1(label: np.ndarray, flagged: np.ndarray) -> float:
+    """F1 of boolean tags against boolean labels (0 when no tag hits)."""
+    hits = int((label & flagged).sum())
+    if not hits:
+        return 0.0
+    precision, recall = hits / flagged.sum(), hits / label.sum()
+    return 2 * precision * recall / (precision + recall)
+
 
 def _package_dir(module: str) -> Path:
     spec = importlib.util.find_spec(module)

@@ -25,14 +25,6 @@ from etl_assets.lib.spec.models import AnomalySpec
 from etl_assets_tests.lib.quality.anomaly_labelled import LabelledSet, hbk, iris, stars_cyg
 
 
-def _f1(labelled: LabelledSet, flagged: np.ndarray) -> float:
-    hits = int((labelled.label & flagged).sum())
-    if not hits:
-        return 0.0
-    precision, recall = hits / flagged.sum(), hits / labelled.label.sum()
-    return 2 * precision * recall / (precision + recall)
-
-
 def _tags(labelled: LabelledSet, **forest: object) -> pd.DataFrame:
     """Tags of the blend (``n_neighbors: 10``) unless ``forest`` says otherwise."""
     forest.setdefault("n_neighbors", DEFAULT_NEIGHBOURS)
@@ -48,7 +40,7 @@ def test_blend_tags_more_of_the_documented_outliers_than_the_forest_alone() -> N
     alone = _tags(data, n_neighbors=0)[FLAG_COLUMN].to_numpy()
     assert (blended & data.label).sum() == data.label.sum() == 14
     assert not (blended & ~data.label).any()
-    assert (alone & data.label).sum() < 14 and _f1(data, blended) > _f1(data, alone) + 0.15
+    assert (alone & data.label).sum() < 14 and data.f1(blended) > data.f1(alone) + 0.15
 
 
 def test_blend_tags_every_giant_of_stars_cyg() -> None:
@@ -57,7 +49,7 @@ def test_blend_tags_every_giant_of_stars_cyg() -> None:
     data = stars_cyg()
     blended = _tags(data)[FLAG_COLUMN].to_numpy()
     assert (blended & data.label).sum() == 4
-    assert (blended & ~data.label).sum() <= 2 and _f1(data, blended) >= 0.8
+    assert (blended & ~data.label).sum() <= 2 and data.f1(blended) >= 0.8
 
 
 def test_blend_ranks_better_on_iris_setosa() -> None:
@@ -70,7 +62,7 @@ def test_blend_ranks_better_on_iris_setosa() -> None:
     for draw in range(10):
         data = iris("setosa", draw)
         blended, alone = _tags(data), _tags(data, n_neighbors=0)
-        f1s.append(_f1(data, blended[FLAG_COLUMN].to_numpy()))
+        f1s.append(data.f1(blended[FLAG_COLUMN].to_numpy()))
         assert roc_auc_score(data.label, blended[SCORE_COLUMN]) >= roc_auc_score(data.label, alone[SCORE_COLUMN])
     assert np.mean(f1s) >= 0.7
 

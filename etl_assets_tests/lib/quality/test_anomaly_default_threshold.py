@@ -40,14 +40,6 @@ from etl_assets_tests.lib.quality.anomaly_labelled import (
 )
 
 
-def _f1(labelled: LabelledSet, flagged: np.ndarray) -> float:
-    hits = int((labelled.label & flagged).sum())
-    if not hits:
-        return 0.0
-    precision, recall = hits / flagged.sum(), hits / labelled.label.sum()
-    return 2 * precision * recall / (precision + recall)
-
-
 def _default_tags(labelled: LabelledSet, **forest: object) -> np.ndarray:
     config = AnomalyConfig(isolation_forest=IsolationForestConfig(labelled.columns, **forest))  # type: ignore[arg-type]
     return tag_anomalies(labelled.frame, config).frame[FLAG_COLUMN].to_numpy()
@@ -73,9 +65,9 @@ def test_hbk_default_tags_find_the_documented_outliers() -> None:
     flagged = _default_tags(data)
     assert flagged.sum() >= 5
     assert not (flagged & ~data.label).any(), "the default tagged rows that are not outliers"
-    assert _f1(data, flagged) >= 0.5
+    assert data.f1(flagged) >= 0.5
     former = _default_tags(data, contamination=0.005)
-    assert former.sum() == 1 and _f1(data, former) < 0.2
+    assert former.sum() == 1 and data.f1(former) < 0.2
 
 
 def test_stars_cyg_default_tags_giants() -> None:
@@ -83,8 +75,8 @@ def test_stars_cyg_default_tags_giants() -> None:
     data = stars_cyg()
     flagged = _default_tags(data)
     assert (flagged & data.label).sum() >= 2
-    assert _f1(data, flagged) >= 0.5
-    assert _f1(data, _default_tags(data, contamination=0.005)) < 0.5
+    assert data.f1(flagged) >= 0.5
+    assert data.f1(_default_tags(data, contamination=0.005)) < 0.5
 
 
 @pytest.fixture(scope="module")
@@ -226,9 +218,9 @@ def test_iris_virginica_made_rare_is_found_at_defaults() -> None:
     f1_default, f1_fixed = [], []
     for draw in range(DOWNSAMPLE_DRAWS):
         data = iris("virginica", draw)
-        f1_default.append(_f1(data, _default_tags(data)))
+        f1_default.append(data.f1(_default_tags(data)))
         score = forest_scores(data.frame, data.columns).score
-        f1_fixed.append(_f1(data, score > robust_threshold(score, z=4.0)))
+        f1_fixed.append(data.f1(score > robust_threshold(score, z=4.0)))
     assert np.mean(f1_default) >= 0.5, f1_default
     assert np.mean(f1_fixed) < 0.4, f1_fixed
 
