@@ -39,7 +39,7 @@ def _blocked_candidates(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def test_u_of_a_blocked_field_comes_from_outside_its_blocks() -> None:
-    levels, blocks, is_match = _blocked_candidates()
+    levels, blocks, _ = _blocked_candidates()
     fitted = fit_em(levels, [2] * 4, ["key", "a", "b", "c"])
     assert fitted.u[0][1] > 0.5  # on all candidates: agreement on the blocked field looks common
     u_other, fitted_lam = fitted.u[1].copy(), fitted.lam
@@ -50,9 +50,10 @@ def test_u_of_a_blocked_field_comes_from_outside_its_blocks() -> None:
     # agreement on the key alone is still no match; on every field it is
     probability = refit.probability(np.array([[1, 0, 0, 0], [1, 1, 1, 1]], dtype=np.int8))
     assert probability[0] < 0.5 < 0.99 < probability[1]
-    # lambda is refitted with the new u (it overestimates the share of matches here, 0.09
-    # against 0.048: an in-block non-match agreeing on one other field scores high)
-    assert refit.lam != fitted_lam and refit.lam > is_match.mean()
+    # lambda is refitted with the new u. (Known weakness, not pinned here: one lambda for all
+    # candidates overestimates the share of matches, 0.09 against 0.048, because an in-block
+    # non-match agreeing on one other field scores high; a prior per blocking rule would not.)
+    assert refit.lam != fitted_lam and 0.0 < refit.lam < 1.0
 
 
 def test_too_few_non_matches_outside_keeps_the_fit() -> None:
