@@ -62,12 +62,15 @@ def blocking_pairs(
     window: int = 10,
     sort_text: np.ndarray | None = None,
     split_sizes: list[int] | None = None,
+    codes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pairs agreeing on every term of ``rule``; oversized blocks by sorted neighbourhood inside
     (rows sorted by ``sort_text``, e.g. the normalised record, or its rank among the records'
     texts, when given). The sizes of the
-    blocks split that way are appended to ``split_sizes`` (for the run's metadata)."""
-    codes = rule_codes(frame, rule)
+    blocks split that way are appended to ``split_sizes`` (for the run's metadata). ``codes``:
+    the rule's block ids (:func:`rule_codes`), when the caller already has them."""
+    if codes is None:
+        codes = rule_codes(frame, rule)
     present = np.flatnonzero(codes >= 0)
     if len(present) < 2:
         return np.zeros((0, 2), dtype=np.int64)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 
 from etl_assets.lib.dedup.normalize import normalize_series
 
@@ -60,13 +60,22 @@ def _string_similarity(left: np.ndarray, right: np.ndarray, scorers: tuple[Calla
     return sim
 
 
+#: Above this share of distinct values per row, pairs are compared directly, not per distinct pair.
+_MANY_DISTINCT = 0.5
+
+
+def many_distinct(values: np.ndarray) -> bool:
+    """Whether pairs of ``values`` are compared one by one (else once per distinct value pair)."""
+    return len(pd.unique(values)) > _MANY_DISTINCT * len(values)
+
+
 def _unique_pair_similarity(
     values: np.ndarray, left: np.ndarray, right: np.ndarray, scorers: tuple[Callable[..., float], ...]
 ) -> np.ndarray:
     """String similarity computed once per distinct (value, value) pair: a field with few
     distinct values (city, company) costs a handful of comparisons, not one per pair."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if len(uniques) > 0.5 * len(values):
+    if len(uniques) > _MANY_DISTINCT * len(values):
         return _string_similarity(values[left], values[right], scorers)
     width = np.int64(len(uniques) + 1)
     packed = (codes[left].astype(np.int64) + 1) * width + (codes[right].astype(np.int64) + 1)
@@ -170,9 +179,42 @@ def prepare(values: pd.Series, compare: str) -> object:
     return normalize_series(values, _NORMALISATION.get(compare, "text")).to_numpy(dtype=object)
 
 
-def compare_pairs(prepared: object, compare: str, left: np.ndarray, right: np.ndarray) -> FieldComparison:
-    """Compare rows ``left[k]`` and ``right[k]`` of one prepared field with comparator ``compare``."""
-    if compare == "numeric":
+def token_sorted(values: np.ndarray) -> np.ndarray:
+    """Each text with its tokens sorted (``token_sort_ratio``'s preprocessing), once per distinct
+    text: with it, ``name`` compares pairs by a plain Indel ratio instead of re-sorting both
+    texts of every pair (at 1M records, 22.8M pairs)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([*(" ".join(sorted(u.split())) for u in uniques), None], dtype=object)
+    return table[np.asarray(codes)]
+
+
+def _name_similarity(values: np.ndarray, sorted_values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The ``name`` comparator (best of Jaro-Winkler and token-sort ratio) with the token-sort
+    texts precomputed: equal to ``fuzz.token_sort_ratio`` (Indel ratio of the token-sorted
+    texts, in percent as float32, then / 100), bit for bit."""
+    ok = (values[left] != None) & (values[right] != None)  # noqa: E711 - element-wise on object arrays
+    sim = np.full(len(left), np.nan)
+    if ok.any():
+        li, ri = left[ok], right[ok]
+        jw = process.cpdist(values[li].tolist(), values[ri].tolist(), scorer=JaroWinkler.normalized_similarity,
+                            workers=-1, dtype=np.float32)
+        indel = process.cpdist(sorted_values[li].tolist(), sorted_values[ri].tolist(),
+                               scorer=Indel.normalized_similarity, workers=-1, dtype=np.float64)
+        token_sort = (indel * 100).astype(np.float32) / np.float32(100.0)
+        sim[ok] = np.maximum(jw, token_sort)
+    return sim
+
+
+def compare_pairs(
+    prepared: object, compare: str, left: np.ndarray, right: np.ndarray, *, sorted_tokens: np.ndarray | None = None
+) -> FieldComparison:
+    """Compare rows ``left[k]`` and ``right[k]`` of one prepared field with comparator ``compare``.
+
+    ``sorted_tokens``: :func:`token_sorted` of the prepared values, for ``name`` (same result;
+    faster when the values are mostly distinct, see :func:`many_distinct`)."""
+    if compare == "name" and sorted_tokens is not None:
+        sim = _name_similarity(np.asarray(prepared, dtype=object), sorted_tokens, left, right)
+    elif compare == "numeric":
         values = np.asarray(prepared)
         sim = _numeric_similarity(values[left], values[right])
     elif compare == "date":

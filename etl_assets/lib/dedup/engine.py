@@ -30,14 +30,22 @@ from etl_assets.lib.dedup.candidates import (
     value_neighbour_pairs,
 )
 from etl_assets.lib.dedup.cluster import split_components
-from etl_assets.lib.dedup.compare import THRESHOLDS, compare_pairs, prepare, similarity_levels
+from etl_assets.lib.dedup.compare import (
+    THRESHOLDS,
+    compare_pairs,
+    many_distinct,
+    prepare,
+    similarity_levels,
+    token_sorted,
+)
 from etl_assets.lib.dedup.fellegi_sunter import (
     FellegiSunterModel,
     fit_em,
     fit_labelled,
     level_frequencies,
+    refit_u_outside_blocks,
 )
-from etl_assets.lib.dedup.keys import parse_term
+from etl_assets.lib.dedup.keys import parse_term, rule_codes
 from etl_assets.lib.dedup.merge import fill_from_cluster, row_quality, survivors
 from etl_assets.lib.dedup.normalize import key_hash, normalize_series
 from etl_assets.lib.spec.models import DedupSpec, FuzzyFieldSpec, FuzzySpec
@@ -132,6 +140,8 @@ class _Prepared:
     embedding_vectors: dict[str, np.ndarray]
     #: fields that add evidence to the match probability (``score: true``), in order
     scored: list[str] = field(default_factory=list)
+    #: ``name`` fields with mostly distinct values: their texts with tokens sorted (once per run)
+    sorted_tokens: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -> _Prepared:
@@ -144,6 +154,8 @@ def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -
         prepared.compare[name] = field_spec.compare
         if field_spec.compare != "embedding":
             prepared.values[name] = prepare(values, field_spec.compare)
+            if field_spec.compare == "name" and field_spec.score and many_distinct(prepared.values[name]):
+                prepared.sorted_tokens[name] = token_sorted(prepared.values[name])
             continue
         if embedder is None:
             raise DedupError(f"fuzzy field {name!r} compares by embedding but no embedding model was given")
@@ -203,17 +215,19 @@ def _compare_chunk(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, 
             levels[:, f] = _embedding_levels(prepared, name, left, right)
             n_levels.append(len(THRESHOLDS["embedding"]) + 1)
             continue
-        comparison = compare_pairs(prepared.values[name], compare, left, right)
+        comparison = compare_pairs(prepared.values[name], compare, left, right, sorted_tokens=prepared.sorted_tokens.get(name))
         levels[:, f] = comparison.levels
         n_levels.append(comparison.n_levels)
     return levels, n_levels
 
 
 def _candidates(
-    frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared, split_blocks: dict[str, list[int]] | None = None
+    frame: pd.DataFrame, fuzzy: FuzzySpec, prepared: _Prepared, split_blocks: dict[str, list[int]] | None = None,
+    rule_keys: list[tuple[list[str], np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Candidate pairs of all sources; ``split_blocks`` receives, per rule, the sizes of the
-    blocks too large to expand (see :class:`DedupStats`)."""
+    blocks too large to expand (see :class:`DedupStats`); ``rule_keys`` each blocking rule with
+    its block id per row (for :func:`_fit`: which candidates are inside which rule's blocks)."""
     parts: list[np.ndarray] = []
     sort_text = None
     names = [n for n, c in prepared.compare.items() if c not in ("numeric", "date", "embedding")]
@@ -237,7 +251,12 @@ def _candidates(
             if column not in keyed.columns:
                 raise DedupError(f"blocking rule {rule}: column {column!r} is neither in the frame nor a fuzzy field")
         split: list[int] = []
-        parts.append(blocking_pairs(keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text, split_sizes=split))
+        codes = rule_codes(keyed, rule)
+        if rule_keys is not None:
+            rule_keys.append((list(rule), codes))
+        parts.append(blocking_pairs(
+            keyed, rule, max_block_size=fuzzy.max_block_size, sort_text=sort_text, split_sizes=split, codes=codes
+        ))
         if split and split_blocks is not None:
             split_blocks["+".join(rule)] = sorted(split, reverse=True)
     for hood in fuzzy.neighbourhood:
@@ -260,20 +279,60 @@ def _random_pairs(n: int, size: int, seed: int = 0) -> np.ndarray:
     return canonical_pairs(np.stack([left, right], axis=1))
 
 
+def _blocked_fields(fuzzy: FuzzySpec, names: list[str], rule: list[str]) -> list[int]:
+    """Indices of the scored fields a blocking rule's terms read (``soundex(first_name)`` reads
+    ``full_name: {columns: [first_name, last_name]}``): inside that rule's blocks their
+    agreement among non-matches is caused by the blocking, so their u is not estimated there."""
+    columns = {parse_term(term)[1] for term in rule}
+    blocked = []
+    for f, name in enumerate(names):
+        spec = fuzzy.field_specs[name]
+        if name in columns or columns & set(spec.columns or [name]):
+            blocked.append(f)
+    return blocked
+
+
 def _fit(
     prepared: _Prepared, pairs: np.ndarray, levels: np.ndarray, n_levels: list[int], n_rows: int,
-    labels: pd.DataFrame | None,
+    labels: pd.DataFrame | None, fuzzy: FuzzySpec | None = None,
+    rule_keys: list[tuple[list[str], np.ndarray]] | None = None,
 ) -> FellegiSunterModel:
+    """Labelled: m and u counted from the labels. Otherwise EM on the candidates, u starting
+    from the agreement rates among random pairs (almost all non-matches whatever the duplicate
+    rate); then each field's u of exact agreement re-estimated outside the blocks of the
+    rules on that field, and lambda refitted (see :func:`refit_u_outside_blocks`)."""
     names = prepared.scored
     if labels is not None:
         labelled = labels[["left", "right"]].to_numpy(dtype=np.int64)
         labelled_levels, _ = _compare_all(prepared, labelled)
         return fit_labelled(labelled_levels, labels["match"].astype(bool).to_numpy(), n_levels, names, levels)
-    # u starts from the agreement rates among random pairs (almost all non-matches whatever
-    # the duplicate rate), bounded away from 0 and 1
     random = _random_pairs(n_rows, min(_RANDOM_PAIRS, n_rows * (n_rows - 1) // 2))
     u_init = level_frequencies(_compare_all(prepared, random)[0], n_levels) if len(random) else None
-    return fit_em(levels, n_levels, names, u_init=u_init)
+    model = fit_em(levels, n_levels, names, u_init=u_init)
+    blocks, blocked_by = _block_tags(pairs, names, fuzzy, rule_keys or [])
+    if blocks is None or blocked_by is None or not any(blocked_by) or model.implausible_fields():
+        return model  # nothing to refit, or a fit the caller refuses (its u must stay as fitted)
+    return refit_u_outside_blocks(model, levels, blocks, blocked_by)
+
+
+def _block_tags(
+    pairs: np.ndarray, names: list[str], fuzzy: FuzzySpec | None, rule_keys: list[tuple[list[str], np.ndarray]]
+) -> tuple[np.ndarray | None, list[int] | None]:
+    """Per pair, bit k set when both rows share a block of rule k; per field, the bits of the
+    rules reading it. (None, None) without rules; rules beyond the 15th are not tagged."""
+    if fuzzy is None or not rule_keys or not len(pairs):
+        return None, None
+    rule_keys = rule_keys[:15]
+    blocks = np.zeros(len(pairs), dtype=np.int16)
+    blocked_by = [0] * len(names)
+    for k, (rule, codes) in enumerate(rule_keys):
+        left = codes[pairs[:, 0]]
+        inside = (left == codes[pairs[:, 1]]) & (left >= 0)
+        del left
+        blocks[inside] |= np.int16(1 << k)
+        for f in _blocked_fields(fuzzy, names, rule):
+            blocked_by[f] |= 1 << k
+    return blocks, blocked_by
 
 
 def _label_positions(frame: pd.DataFrame, labels: pd.DataFrame, id_column: str | None) -> np.ndarray:
@@ -352,7 +411,8 @@ def deduplicate(
         prepared = _prepare(rep_frame, fuzzy, embedder)
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
-        rep_pairs = _candidates(rep_frame, fuzzy, prepared, split_blocks)
+        rule_keys: list[tuple[list[str], np.ndarray]] = []
+        rep_pairs = _candidates(rep_frame, fuzzy, prepared, split_blocks, rule_keys)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
         levels, n_levels = _compare_all(prepared, rep_pairs)
@@ -368,7 +428,7 @@ def deduplicate(
                 "right": rep_index_of[rep_of_group[groups[positions[:, 1]]]],
                 "match": labels["match"].astype(bool).to_numpy(),
             })
-        model = _fit(prepared, rep_pairs, levels, n_levels, len(rep_frame), rep_labels_frame)
+        model = _fit(prepared, rep_pairs, levels, n_levels, len(rep_frame), rep_labels_frame, fuzzy, rule_keys)
         scores = model.probability(levels) if len(levels) else np.zeros(0)
         timings["fit"] = time.perf_counter() - t
         t = time.perf_counter()
