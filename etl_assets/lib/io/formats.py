@@ -150,10 +150,20 @@ def dictionary_columns(table: pa.Table) -> bool | list[str]:
     for field, column in zip(table.schema, table.columns, strict=True):
         if _judged_for_dictionary(field.type):
             sample = _sample(column, field.type, starts, width)
-            if pc.count_distinct(sample).as_py() > DICTIONARY_MAX_DISTINCT_SHARE * len(sample):
+            distinct = _distinct_count(sample)
+            if distinct is not None and distinct > DICTIONARY_MAX_DISTINCT_SHARE * len(sample):
                 continue
         keep.append(field.name)
     return True if len(keep) == table.num_columns else keep
+
+
+def _distinct_count(sample: pa.ChunkedArray) -> int | None:
+    """Distinct values in the sample; None for a type Arrow cannot count (``string_view``
+    in pyarrow 26): such a column keeps its dictionary, as before it was judged."""
+    try:
+        return pc.count_distinct(sample).as_py()
+    except pa.ArrowNotImplementedError:
+        return None
 
 
 def _judged_for_dictionary(kind: pa.DataType) -> bool:
