@@ -343,6 +343,18 @@ def test_parquet_compresses_and_encodes_only_where_it_pays(tmp_path: Path) -> No
     assert pq.read_table(everything).equals(table)
 
 
+def test_parquet_io_manager_passes_its_compression_ratio(tmp_path: Path) -> None:
+    from etl_assets.lib.io import ParquetIOManager
+
+    table = _raw_like_table(10_000)
+    for ratio, id_codec in ((0, "SNAPPY"), (2.0, "UNCOMPRESSED")):
+        io = ParquetIOManager(base_path=str(tmp_path), min_compression_ratio=ratio).create_io_manager(None)
+        target = tmp_path / f"r{ratio}.parquet"
+        io.file_format.write_file(table, str(target))
+        assert _column_codecs(target)["id"] == id_codec
+        assert pq.read_table(target).equals(table)
+
+
 def test_parquet_io_manager_round_trips_a_raw_frame_exactly(tmp_path: Path) -> None:
     """The raw layer's frame (text columns with nulls and empty strings, lineage columns)
     comes back from the IO manager identical, dtypes included."""
