@@ -319,12 +319,13 @@ def _raw_like_table(rows: int) -> pa.Table:
 
 
 def test_parquet_compresses_and_encodes_only_where_it_pays(tmp_path: Path) -> None:
-    """Digit strings (ids, amounts) are stored uncompressed, repetitive text keeps snappy,
-    increasing row numbers are delta-encoded, shuffled ints are not; the read-back table is
-    the same, values and schema, whatever was chosen."""
+    """With a compression ratio of 2, digit strings (ids, amounts) are stored uncompressed,
+    repetitive text keeps snappy, increasing row numbers are delta-encoded, shuffled ints are
+    not; by default every column is compressed; the read-back table is the same, values and
+    schema, whatever was chosen."""
     table = _raw_like_table(20_000)
     target = tmp_path / "raw.parquet"
-    io_formats.write_parquet_file(table, str(target))
+    io_formats.write_parquet_file(table, str(target), min_compression_ratio=2.0)
     codecs = _column_codecs(target)
     assert codecs["id"] == codecs["amount"] == "UNCOMPRESSED", codecs
     assert codecs["stamp"] == codecs["word"] == codecs["_source_file"] == "SNAPPY", codecs
@@ -336,7 +337,7 @@ def test_parquet_compresses_and_encodes_only_where_it_pays(tmp_path: Path) -> No
     assert back.equals(table) and back.schema.equals(table.schema, check_metadata=True)
 
     everything = tmp_path / "all.parquet"
-    io_formats.write_parquet_file(table, str(everything), min_compression_ratio=0)
+    io_formats.write_parquet_file(table, str(everything))  # the default: 0
     codecs = _column_codecs(everything)
     assert codecs.pop("_source_row") == "UNCOMPRESSED"  # deltas of 1 pack to a few bytes
     assert set(codecs.values()) == {"SNAPPY"}
