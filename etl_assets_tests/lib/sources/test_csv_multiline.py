@@ -20,3 +20,57 @@ def test_multiline_off_reads_plain_files_the_same(root, write) -> None:
     off = read_source(make_spec(format="csv", path="b.csv", csv={"multiline_values": False}), root, name="b")
     assert off.equals(on)
 
+
+
+def _physical(root, path: str, **csv):
+    from etl_assets.lib.sources import read_source_physical
+
+    spec = make_spec(format="csv", path=path, **({"csv": csv} if csv else {}))
+    read = read_source_physical(spec, root, name="m")
+    [physical] = read.physical
+    return read.frame, physical
+
+
+def test_quoted_break_whose_lines_each_parse_as_a_full_row_is_still_one_record(root, write) -> None:
+    """Each line of this record alone has the header's 2 fields (``"1","p`` and ``q,r"``): a
+    reader that split records at line ends would see two good rows and no error."""
+    write("c.csv", 'x,y\n"1","p\nq,r"\n"2","s"\n')
+    frame, physical = _physical(root, "c.csv")
+    assert frame[["x", "y"]].values.tolist() == [["1", "p\nq,r"], ["2", "s"]]
+    assert frame["_source_row"].tolist() == [1, 2]
+    assert physical.conserved and dict(physical.detail)["record_scan"] == 1
+
+
+def test_quoted_break_across_a_parser_block_boundary(root, write) -> None:
+    """A record whose quoted lines straddle the 1 MiB block Arrow parses in. Parsed without
+    ``newlines_in_values`` this one comes out as garbage rows whose count (good plus
+    wrong-field-count) equals the line count, so no row/line check could catch it: the single
+    pass must keep Arrow's quote-aware block splitting when multiline values are allowed."""
+    block, lines, size = 1 << 20, [], 0
+    while size < block - 45:  # one-line records up to 5 bytes before the block boundary
+        lines.append(f'"{len(lines)}","r{len(lines):07d}"\n')
+        size += len(lines[-1])
+    lines.append('"p","' + "z" * (block - 5 - size - 7) + '"\n')
+    value = "ab\n" * 10 + "end,x"
+    lines.append(f'"m","{value}"\n')
+    lines.extend(f'"{i}","t{i}"\n' for i in range(200))
+    write("big.csv", "x,y\n" + "".join(lines))
+    frame, physical = _physical(root, "big.csv")
+    assert len(frame) == len(lines) and physical.conserved
+    position = len(lines) - 201
+    assert frame["x"].iloc[position] == "m" and frame["y"].iloc[position] == value
+    assert frame["x"].iloc[position + 1] == "0" and frame["x"].iloc[-1] == "199"
+    assert frame["_source_row"].tolist() == list(range(1, len(lines) + 1))
+    assert frame["_parse_error"].isna().all()
+    assert dict(physical.detail)["record_scan"] == 1
+
+
+def test_every_field_quoted_one_line_records_take_the_single_pass(root, write) -> None:
+    """Quotes everywhere but no quoted line break: one Arrow pass, no scan, same frame as with
+    multiline_values off."""
+    write("q.csv", 'x,y\n"1","a ""b"", c"\n"2","e"\n\n"3","d"\n')
+    frame, physical = _physical(root, "q.csv")
+    assert dict(physical.detail)["record_scan"] == 0 and physical.conserved
+    assert frame["y"].tolist() == ['a "b", c', "e", "d"]
+    off, _ = _physical(root, "q.csv", multiline_values=False)
+    assert off.equals(frame)

@@ -127,3 +127,18 @@ def test_header_false_files_with_different_field_counts_is_an_error(root, write)
         SourceError, match=r"l/b\.csv, row 1: header is false and column_names lists 2 names"
     ):
         read_source(spec, root, name="s")
+
+
+@pytest.mark.parametrize("value", ["events.csv", "", "dé/ü 🙂.csv"])
+@pytest.mark.parametrize("length", [0, 1, 7])
+def test_constant_strings_equal_a_repeated_scalar(value: str, length: int) -> None:
+    """The lineage column is built from its buffers; it must be the same array ``pa.repeat``
+    gives (valid offsets, UTF-8 of any width, the empty string, no rows)."""
+    import pyarrow as pa
+
+    from etl_assets.lib.sources.files import constant_strings
+
+    built = constant_strings(value, length)
+    built.validate(full=True)
+    assert built.equals(pa.repeat(pa.scalar(value, pa.large_string()), length))
+    assert built.to_pylist() == [value] * length
