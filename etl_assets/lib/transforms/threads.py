@@ -31,6 +31,12 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, pa.cpu_count()))
 
 
+def _results(futures: list[Future[R] | None]) -> Iterator[R]:
+    for future in futures:
+        assert future is not None
+        yield future.result()
+
+
 class ColumnJobs:
     """Runs column jobs in ``threads`` threads (in the caller when 1); use as a context manager.
 
@@ -57,10 +63,22 @@ class ColumnJobs:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def map(self, function: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    def map(
+        self, function: Callable[[T], R], items: Iterable[T], cost: Callable[[T], float] | None = None
+    ) -> Iterator[R]:
+        """``function`` of each item, in input order. With ``cost`` (a guess of each job's
+        length), the dearest jobs start first, so no thread is left alone with a long column at
+        the end; the order of the results does not change."""
         if self._pool is None:
             return (function(item) for item in items)
-        return self._pool.map(function, items)
+        listed = list(items)
+        if cost is None:
+            return self._pool.map(function, listed)
+        order = sorted(range(len(listed)), key=lambda i: -cost(listed[i]))  # stable: ties in input order
+        futures: list[Future[R] | None] = [None] * len(listed)
+        for i in order:
+            futures[i] = self._pool.submit(function, listed[i])
+        return _results(futures)
 
     def submit(self, function: Callable[[], R]) -> Future[R]:
         """``function`` started now (in the pool) or run now (serial), as a future."""

@@ -122,6 +122,22 @@ def test_default_threads_follow_arrow_and_are_capped() -> None:
 def test_column_jobs_keep_input_order_and_serial_submit_defers_errors() -> None:
     with ColumnJobs(3) as jobs:
         assert list(jobs.map(lambda i: i * i, range(50))) == [i * i for i in range(50)]
+        started: list[int] = []
+        gate = threading.Event()
+
+        def job(i: int) -> int:
+            started.append(i)
+            gate.wait(5)
+            return -i
+
+        results = jobs.map(job, range(6), cost=lambda i: i)  # dearest (last) first
+        for _ in range(500):  # the three threads take the three dearest jobs and wait at the gate
+            if len(started) == 3:
+                break
+            threading.Event().wait(0.01)
+        assert sorted(started) == [3, 4, 5]
+        gate.set()
+        assert list(results) == [0, -1, -2, -3, -4, -5]
     with ColumnJobs(1) as jobs:
         future = jobs.submit(lambda: 1 // 0)
         with pytest.raises(ZeroDivisionError):
