@@ -7,7 +7,8 @@ rows, fixed seed), written once under ``/tmp/etl_assets_transforms_bench``; ``--
 replaces a fraction ``F`` of the values of six typed columns with junk (``12a``, ``1,5``,
 ``n/a``, ``maybe``, ``2024-02-30T10:00:00Z``, ``2024-13-01``).
 
-Every engine runs in its own interpreter (its peak RSS is its own, from GNU time), the engines
+Every engine runs in its own interpreter (its peak RSS and CPU seconds, user + system of the
+whole interpreter with its imports, are its own, from GNU time), the engines
 take turns ``--repeat`` times and the median run of each is reported; the read is inside the
 clock. ``ARROW_DEFAULT_MEMORY_POOL=system`` is set.
 
@@ -197,19 +198,20 @@ def run_ours(path: Path, threads: int | None = None) -> dict:
 
     source = SourceSpec.model_validate({"format": "csv", "path": path.name})
     clean_spec, agg_spec = CleanSpec.model_validate(CLEAN), AggregateSpec.model_validate(AGG)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     raw = read_source(source, path.parent, name="events")
-    read = time.perf_counter()
+    read, cpu1 = time.perf_counter(), time.process_time()
     cleaned = clean_table(raw, clean_spec, table="events", threads=threads)
-    middle = time.perf_counter()
+    middle, cpu2 = time.perf_counter(), time.process_time()
     result = aggregate(cleaned.clean, agg_spec)
-    ended = time.perf_counter()
+    ended, cpu3 = time.perf_counter(), time.process_time()
     assert cleaned.stats.conserved()
     kinds: dict[str, int] = {}
     if len(cleaned.rejected):
         kinds = {str(k): int(v) for k, v in cleaned.rejected["_reason_kind"].value_counts().items()}
     return {
         "seconds": ended - started, "read": read - started, "clean": middle - read, "aggregate": ended - middle,
+        "cpu_stages": [cpu1 - cpu0, cpu2 - cpu1, cpu3 - cpu2],  # every thread of the process
         "result": _rows(result.frame.itertuples(index=False)), "rejected": cleaned.stats.rows_rejected, "kinds": kinds,
     }
 
@@ -224,13 +226,15 @@ RUNNERS = {"duckdb_typed": run_duckdb_typed, "duckdb_rejects": run_duckdb_reject
 def run_engine(engine: str, path: Path) -> dict:
     """One run of ``engine`` in a fresh interpreter; peak RSS from GNU time (see run_foundation)."""
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", sys.executable, __file__, "--engine", engine, "--path", str(path)],
+        ["/usr/bin/time", "-f", "%M %U %S", sys.executable, __file__, "--engine", engine, "--path", str(path)],
         capture_output=True, text=True, check=False, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} failed:\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["peak_mib"] = int(proc.stderr.strip().splitlines()[-1]) / 1024
+    peak, user, system = proc.stderr.strip().splitlines()[-1].split()
+    result["peak_mib"] = int(peak) / 1024
+    result["cpu"] = float(user) + float(system)  # the whole interpreter, imports included
     return result
 
 
@@ -302,9 +306,13 @@ def main() -> None:
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs[engine])
         extra = ""
         if engine.startswith("ours"):
-            extra = f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f})"
+            cpu = result["cpu_stages"]
+            extra = (
+                f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f};"
+                f" cpu {cpu[0]:.3f}, {cpu[1]:.3f}, {cpu[2]:.3f})"
+            )
         print(
-            f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  rejected {result['rejected']}"
+            f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  cpu {result['cpu']:5.2f} s  rejected {result['rejected']}"
             f"  matches {reference_name}: {same}  [runs {times}]{extra}"
         )
         if result.get("kinds"):
