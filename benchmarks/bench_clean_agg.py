@@ -7,7 +7,8 @@ rows, fixed seed), written once under ``/tmp/etl_assets_transforms_bench``; ``--
 replaces a fraction ``F`` of the values of six typed columns with junk (``12a``, ``1,5``,
 ``n/a``, ``maybe``, ``2024-02-30T10:00:00Z``, ``2024-13-01``).
 
-Every engine runs in its own interpreter (its peak RSS is its own, from GNU time), the engines
+Every engine runs in its own interpreter (its peak RSS and CPU seconds, user + system of the
+whole interpreter with its imports, are its own, from GNU time), the engines
 take turns ``--repeat`` times and the median run of each is reported; the read is inside the
 clock. ``ARROW_DEFAULT_MEMORY_POOL=system`` is set.
 
@@ -21,7 +22,8 @@ clock. ``ARROW_DEFAULT_MEMORY_POOL=system`` is set.
   reason joined by ``"; "`` with the quoted raw value, the raw values), fetched as Arrow; the
   kept rows keep the first row of each key in file order and are grouped.
 * ``ours``: ``read_source`` (the CSV source as a pipeline reads it: text + lineage columns) ->
-  ``clean_table`` -> ``aggregate``.
+  ``clean_table`` (its default threads: Arrow's CPU count, at most 4) -> ``aggregate``.
+* ``ours_serial`` (only when named in ``--engines``): the same with ``clean_table(threads=1)``.
 
 The aggregate and the rejected-row count of every engine are compared (``results_match``).
 ``--profile`` adds a cProfile of one run of ours in this process, split by stage.
@@ -188,54 +190,65 @@ def run_duckdb_rejects(path: Path) -> dict:
     return {"seconds": seconds, "result": _rows(rows), "rejected": rejected.num_rows, "kinds": {k: int(v) for k, v in kinds.items()}}
 
 
-def run_ours(path: Path) -> dict:
+def run_ours(path: Path, threads: int | None = None) -> dict:
+    """``threads`` for clean_table (None: its default, Arrow's CPU count up to 4)."""
     from etl_assets.lib.sources import read_source
     from etl_assets.lib.spec import AggregateSpec, CleanSpec, SourceSpec
     from etl_assets.lib.transforms import aggregate, clean_table
 
     source = SourceSpec.model_validate({"format": "csv", "path": path.name})
     clean_spec, agg_spec = CleanSpec.model_validate(CLEAN), AggregateSpec.model_validate(AGG)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     raw = read_source(source, path.parent, name="events")
-    read = time.perf_counter()
-    cleaned = clean_table(raw, clean_spec, table="events")
-    middle = time.perf_counter()
+    read, cpu1 = time.perf_counter(), time.process_time()
+    cleaned = clean_table(raw, clean_spec, table="events", threads=threads)
+    middle, cpu2 = time.perf_counter(), time.process_time()
     result = aggregate(cleaned.clean, agg_spec)
-    ended = time.perf_counter()
+    ended, cpu3 = time.perf_counter(), time.process_time()
     assert cleaned.stats.conserved()
     kinds: dict[str, int] = {}
     if len(cleaned.rejected):
         kinds = {str(k): int(v) for k, v in cleaned.rejected["_reason_kind"].value_counts().items()}
     return {
         "seconds": ended - started, "read": read - started, "clean": middle - read, "aggregate": ended - middle,
+        "cpu_stages": [cpu1 - cpu0, cpu2 - cpu1, cpu3 - cpu2],  # every thread of the process
         "result": _rows(result.frame.itertuples(index=False)), "rejected": cleaned.stats.rows_rejected, "kinds": kinds,
     }
 
 
-RUNNERS = {"duckdb_typed": run_duckdb_typed, "duckdb_rejects": run_duckdb_rejects, "ours": run_ours}
+def run_ours_serial(path: Path) -> dict:
+    return run_ours(path, threads=1)
+
+
+RUNNERS = {"duckdb_typed": run_duckdb_typed, "duckdb_rejects": run_duckdb_rejects, "ours": run_ours, "ours_serial": run_ours_serial}
 
 
 def run_engine(engine: str, path: Path) -> dict:
     """One run of ``engine`` in a fresh interpreter; peak RSS from GNU time (see run_foundation)."""
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", sys.executable, __file__, "--engine", engine, "--path", str(path)],
+        ["/usr/bin/time", "-f", "%M %U %S", sys.executable, __file__, "--engine", engine, "--path", str(path)],
         capture_output=True, text=True, check=False, env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{engine} failed:\n{proc.stderr[-4000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["peak_mib"] = int(proc.stderr.strip().splitlines()[-1]) / 1024
+    peak, user, system = proc.stderr.strip().splitlines()[-1].split()
+    result["peak_mib"] = int(peak) / 1024
+    result["cpu"] = float(user) + float(system)  # the whole interpreter, imports included
     return result
 
 
 def profile_ours(path: Path) -> None:
-    """cProfile of one run of ours, with the time split by stage (cumulative seconds)."""
+    """cProfile of one run of ours, with the time split by stage (cumulative seconds).
+
+    The clean step runs with one thread here: cProfile only sees the calling thread, so the
+    split is of CPU work, not of the wall time of the threaded run."""
     import cProfile
     import pstats
 
     profiler = cProfile.Profile()
     profiler.enable()
-    run_ours(path)
+    run_ours(path, threads=1)
     profiler.disable()
     stats = pstats.Stats(profiler)
     stages = {
@@ -253,7 +266,7 @@ def profile_ours(path: Path) -> None:
         if function in stages.values() and not any(caller[2] == function for caller in callers):
             cumulative[function] = cumulative.get(function, 0.0) + cum
     total = stats.total_tt  # type: ignore[attr-defined]
-    print(f"\nprofile of ours (one run, in process, {total:.3f} s under cProfile):")
+    print(f"\nprofile of ours (one run, in process, clean with threads=1, {total:.3f} s under cProfile):")
     for label, function in stages.items():
         print(f"  {label:<24} {cumulative.get(function, 0.0):7.3f} s")
     stats.sort_stats("tottime").print_stats(20)
@@ -265,7 +278,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dirty", type=float, default=0.0, help="fraction of junk values in six columns (duckdb_typed is skipped: it would fail)")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one run of ours, split by stage")
-    parser.add_argument("--engines", default="", help=f"comma-separated subset of {','.join(ENGINES)}")
+    parser.add_argument("--engines", default="", help=f"comma-separated subset of {','.join(RUNNERS)} (default {','.join(ENGINES)})")
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # child process
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -292,10 +305,14 @@ def main() -> None:
         )
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs[engine])
         extra = ""
-        if engine == "ours":
-            extra = f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f})"
+        if engine.startswith("ours"):
+            cpu = result["cpu_stages"]
+            extra = (
+                f"  (read {result['read']:.3f}, clean {result['clean']:.3f}, aggregate {result['aggregate']:.3f};"
+                f" cpu {cpu[0]:.3f}, {cpu[1]:.3f}, {cpu[2]:.3f})"
+            )
         print(
-            f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  rejected {result['rejected']}"
+            f"{engine:<15} {result['seconds']:7.3f} s  peak {result['peak_mib']:6.0f} MiB  cpu {result['cpu']:5.2f} s  rejected {result['rejected']}"
             f"  matches {reference_name}: {same}  [runs {times}]{extra}"
         )
         if result.get("kinds"):

@@ -72,6 +72,56 @@ def _check(frame: pd.DataFrame, spec: AggregateSpec, metrics: dict[str, Metric])
             )
 
 
+#: ``nunique`` of ints by direct addressing while groups x value range is at most this many
+#: times the row count (plus a little, for tiny inputs).
+_DENSE_NUNIQUE_FACTOR = 4
+_DENSE_NUNIQUE_SLACK = 1 << 16
+
+
+def _plain_ints(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values as int64, where present) for a numpy or nullable int column that fits int64."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.ArrowDtype) or not pd.api.types.is_integer_dtype(dtype):
+        return None
+    if dtype.kind == "u" and dtype.itemsize >= 8:
+        return None
+    present = values.notna().to_numpy(dtype=bool)
+    return values.to_numpy(dtype=np.int64, na_value=0), present
+
+
+def _dense_nunique(grouped: pd.core.groupby.SeriesGroupBy) -> pd.Series | None:
+    """``nunique`` (nulls not counted) of an int column whose values span a range close to the
+    row count (ids, user numbers), else None.
+
+    pandas factorizes the values and hashes every (group, value) pair (~60 ms of a 120 ms
+    aggregate at 1M rows); marking each pair in a groups x range table of booleans and counting
+    the marks per group is a linear pass that decides the same thing: two rows are one pair
+    exactly when their group and value are equal. Group numbers and the result index are the
+    ones pandas' own ``nunique`` uses (the grouper's ``ids`` and ``result_index``: ``ngroup()``
+    re-ranks them with a sort); when they are not there as expected, None."""
+    values = grouped.obj
+    found = _plain_ints(values)
+    grouper = getattr(grouped, "_grouper", None)
+    index = getattr(grouper, "result_index", None)
+    ids = getattr(grouper, "ids", None)
+    if found is None or not isinstance(index, pd.Index) or not isinstance(ids, np.ndarray) or len(ids) != len(values):
+        return None
+    groups = len(index)
+    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= groups):
+        return None
+    ints, present = found
+    ints, ids = ints[present], ids[present].astype(np.int64, copy=False)
+    if not len(ints):
+        return pd.Series(np.zeros(groups, dtype=np.int64), index=index)
+    low, high = int(ints.min()), int(ints.max())
+    span = high - low + 1
+    if groups * span > _DENSE_NUNIQUE_FACTOR * len(values) + _DENSE_NUNIQUE_SLACK:
+        return None
+    seen = np.zeros(groups * span, dtype=bool)
+    seen[ids * span + (ints - low)] = True
+    return pd.Series(seen.reshape(groups, span).sum(axis=1, dtype=np.int64), index=index)
+
+
 def _metric(grouped: pd.core.groupby.DataFrameGroupBy, metric: Metric, texts: dict[str, str]) -> pd.Series:
     function, column = metric.function, metric.column
     if column is None:
@@ -84,7 +134,8 @@ def _metric(grouped: pd.core.groupby.DataFrameGroupBy, metric: Metric, texts: di
     elif function == "null_count":
         result = grouped.size() - values.count()
     elif function == "nunique":
-        result = values.nunique(dropna=True)
+        dense = _dense_nunique(values)
+        result = values.nunique(dropna=True) if dense is None else dense
     elif function == "sum":
         result = values.sum(min_count=1)
     elif function == "std":

@@ -7,6 +7,8 @@ columns pandas 3 hands over are an order of magnitude faster than pandas' object
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -41,19 +43,31 @@ def to_arrow(values: pd.Series) -> pa.Array:
 
 
 class ArrowColumns:
-    """Columns of a frame as Arrow arrays, converted once and shared by parsing and rejects."""
+    """Columns of a frame as Arrow arrays, converted once and shared by parsing and rejects.
+
+    Safe to read from several threads (the clean step parses columns in parallel): a column is
+    converted by one thread while the others wanting it wait for it."""
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self._arrays: dict[str, pa.Array] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     def __contains__(self, name: object) -> bool:
         return name in self.frame.columns
 
     def __getitem__(self, name: str) -> pa.Array:
-        if name not in self._arrays:
-            self._arrays[name] = to_arrow(self.frame[name])
-        return self._arrays[name]
+        array = self._arrays.get(name)
+        if array is not None:
+            return array
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            array = self._arrays.get(name)
+            if array is None:
+                array = self._arrays[name] = to_arrow(self.frame[name])
+        return array
 
 
 def is_text(array: pa.Array) -> bool:

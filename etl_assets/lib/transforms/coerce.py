@@ -121,10 +121,18 @@ def parse_decimal(array: pa.Array, spec: ColumnSpec) -> Coerced:
 
 
 def parse_bool(array: pa.Array, spec: ColumnSpec) -> Coerced:
-    """``true_values`` / ``false_values``, case-insensitively; numbers by their text (1, 0)."""
+    """``true_values`` / ``false_values``, case-insensitively; numbers by their text (1, 0).
+
+    Parsed once per distinct value (a bool column has a handful): trimming and lower-casing
+    every row cost three copies of the column (~35 ms at 1M rows), one dictionary encoding
+    is the only pass over it."""
     if pa.types.is_boolean(array.type):
         return Coerced(array)
-    text = trim(as_text(array), spec)
+    return _by_distinct(as_text(array), spec, _bool_values)
+
+
+def _bool_values(text: pa.Array, spec: ColumnSpec) -> Coerced:
+    text = trim(text, spec)
     truthy = [v.lower() for v in spec.true_values]
     falsy = [v.lower() for v in spec.false_values]
     lowered = pc.ascii_lower(text) if all_ascii(text) else pc.utf8_lower(text)
