@@ -13,13 +13,13 @@ partition at a time (``aggregate_streaming``), never holding the whole history:
   path cannot guarantee equal (``etl_assets/aggregate_engine_reason`` says which).
 """
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from dagster import AssetExecutionContext
 
+from etl_assets.factory.step_threads import step_threads
 from etl_assets.lib.io.partition_stream import PartitionFrames
 from etl_assets.lib.spec import PARTITION_COLUMN, AggregateSpec, PipelineSpec
 from etl_assets.lib.transforms.results import AggregateResult
@@ -28,18 +28,6 @@ ENGINE_KEY = "etl_assets/aggregate_engine"
 REASON_KEY = "etl_assets/aggregate_engine_reason"
 #: DuckDB's memory before it spills (its own buffers; pandas' per-partition frames come on top).
 DUCKDB_MEMORY_LIMIT = "256MB"
-
-
-def step_threads(spec: PipelineSpec) -> int:
-    """The step's share of the CPUs it may run on: all of them in a single-process run, a
-    ``1/max_concurrent`` share (one CPU by default) when steps run side by side."""
-    cpus = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
-    executor = spec.executor
-    if executor.type == "in_process":
-        return cpus
-    return max(1, cpus // (executor.max_concurrent or cpus))
 
 
 def _frame(value: Any) -> pd.DataFrame:

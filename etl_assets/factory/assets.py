@@ -75,6 +75,7 @@ from etl_assets.factory.quality_checks import (
     evaluate_clean,
     load_referenced,
 )
+from etl_assets.factory.step_threads import step_threads
 from etl_assets.lib.io import IO_MANAGER_KEYS
 from etl_assets.lib.io.partition_stream import STREAM_PARTITIONS
 from etl_assets.lib.resources import SourceFiles
@@ -194,7 +195,9 @@ def build_clean_asset(spec: PipelineSpec, name: str, partitions_def: PartitionsD
         # a best-row dedup needs the per-row quality score (and so the referenced tables) before
         # the checks run: load the references once for both
         referenced, missing = load_referenced(context, spec, name) if needs_row_quality(clean) else (None, None)
-        result, dedup_outputs, dedup_metadata = clean_with_dedup(context, raw, clean, name, referenced=referenced)
+        result, dedup_outputs, dedup_metadata = clean_with_dedup(
+            context, raw, clean, name, referenced=referenced, threads=step_threads(spec)
+        )
         stats = result.stats
         counts = stats.as_metadata()
         # quality (schema, references, scores, _quality_score) -> anomaly tags -> drift of the

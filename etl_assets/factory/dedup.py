@@ -77,20 +77,22 @@ def clean_with_dedup(
     clean: CleanSpec,
     name: str,
     referenced: dict[str, pd.DataFrame] | None = None,
+    threads: int | None = None,
 ) -> tuple[CleanResult, list[Output], dict[str, Any]]:
     """Clean (and dedup) ``raw``; returns the result, extra outputs to yield, and metadata for
     the clean output. ``referenced``: the clean tables this one references, for the per-row
-    quality score a best-row merge uses (see :func:`clean_and_deduplicate`)."""
+    quality score a best-row merge uses (see :func:`clean_and_deduplicate`); ``threads``: the
+    clean step's column pool (the step's share of the CPUs)."""
     if not records_duplicates(clean):
         from etl_assets.lib.transforms import clean_table
 
-        return clean_table(raw, clean, table=name), [], {}
+        return clean_table(raw, clean, table=name, threads=threads), [], {}
     # rapidfuzz, jellyfish, ... load at run time, not with the definitions
     from etl_assets.lib.dedup import clean_and_deduplicate
 
     keys = dedup_resource_keys(clean)
     embedder = context.resources.embedding_model.encode if EMBEDDING_RESOURCE in keys else None
-    done = clean_and_deduplicate(raw, clean, table=name, embedder=embedder, labels=_labels(context, clean), referenced=referenced)
+    done = clean_and_deduplicate(raw, clean, table=name, embedder=embedder, labels=_labels(context, clean), referenced=referenced, threads=threads)
     outcome = done.dedup
     assert outcome is not None
     stats = outcome.stats

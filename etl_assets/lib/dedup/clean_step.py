@@ -47,6 +47,7 @@ def clean_and_deduplicate(
     embedder: Embedder | None = None,
     labels: pd.DataFrame | None = None,
     referenced: Mapping[str, pd.DataFrame] | None = None,
+    threads: int | None = None,
 ) -> CleanDedupResult:
     """:func:`clean_table`, then :func:`deduplicate` when the spec's dedup records duplicates.
 
@@ -54,8 +55,9 @@ def clean_and_deduplicate(
     quality checks' per-row ``_quality_score``, computed here on the typed rows before dedup
     (``referenced``: the clean tables this one references, for the consistency part); the
     column stays on the kept rows and on the duplicates table, so a reviewer sees why a row lost.
+    ``threads``: the clean step's (:func:`clean_table`).
     """
-    result = clean_table(raw, spec, table=table)
+    result = clean_table(raw, spec, table=table, threads=threads)
     if spec.dedup is None or not spec.dedup.records_duplicates:
         return CleanDedupResult(result, result.clean.iloc[0:0], None)
     typed = result.clean
