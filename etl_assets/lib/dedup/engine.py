@@ -42,6 +42,7 @@ from etl_assets.lib.dedup.fellegi_sunter import (
     FellegiSunterModel,
     fit_em,
     fit_labelled,
+    fit_rule_priors,
     level_frequencies,
     refit_u_outside_blocks,
 )
@@ -299,8 +300,10 @@ def _fit(
 ) -> FellegiSunterModel:
     """Labelled: m and u counted from the labels. Otherwise EM on the candidates, u starting
     from the agreement rates among random pairs (almost all non-matches whatever the duplicate
-    rate); then each field's u of exact agreement re-estimated outside the blocks of the
-    rules on that field, and lambda refitted (see :func:`refit_u_outside_blocks`)."""
+    rate); then each field's u re-estimated inside the blocks of the rules NOT on that field,
+    lambda refitted (see :func:`refit_u_outside_blocks`), and one prior per candidate source:
+    the first rule holding the pair, or none (see :func:`fit_rule_priors`; score with
+    :func:`_sources`)."""
     names = prepared.scored
     if labels is not None:
         labelled = labels[["left", "right"]].to_numpy(dtype=np.int64)
@@ -312,7 +315,47 @@ def _fit(
     blocks, blocked_by = _block_tags(pairs, names, fuzzy, rule_keys or [])
     if blocks is None or blocked_by is None or not any(blocked_by) or model.implausible_fields():
         return model  # nothing to refit, or a fit the caller refuses (its u must stay as fitted)
-    return refit_u_outside_blocks(model, levels, blocks, blocked_by)
+    model = refit_u_outside_blocks(model, levels, blocks, blocked_by, u_init)
+    tagged = (rule_keys or [])[:15]
+    rule_blocked = [sum(1 << f for f in _exact_key_fields(fuzzy, names, rule)) for rule, _ in tagged] + [0]
+    return fit_rule_priors(model, levels, _first_rule(blocks, len(tagged)), len(rule_blocked), rule_blocked=rule_blocked)
+
+
+def _exact_key_fields(fuzzy: FuzzySpec | None, names: list[str], rule: list[str]) -> list[int]:
+    """Indices of the scored fields a rule of exact keys blocks on as they are compared
+    (``dob``, ``email``, ``phone(phone)``): every pair inside its blocks agrees on them
+    exactly. Fuzzy keys (``metaphone(full_name)``, ``year(dob)``) imply no exact agreement."""
+    if fuzzy is None or not all(parse_term(term)[0] in ("exact", "phone") for term in rule):
+        return []
+    columns = {parse_term(term)[1] for term in rule}
+    blocked = []
+    for f, name in enumerate(names):
+        read = fuzzy.field_specs[name].columns or [name]
+        if name in columns or (len(read) == 1 and read[0] in columns):
+            blocked.append(f)
+    return blocked
+
+
+def _first_rule(blocks: np.ndarray, n_rules: int) -> np.ndarray:
+    """Per pair, the index of the first rule whose blocks hold it (``n_rules`` for none)."""
+    out = np.full(len(blocks), min(n_rules, 15), dtype=np.int8)
+    for k in reversed(range(min(n_rules, 15))):
+        out[(blocks & np.int16(1 << k)) != 0] = k
+    return out
+
+
+def _sources(
+    model: FellegiSunterModel, pairs: np.ndarray, rule_keys: list[tuple[list[str], np.ndarray]]
+) -> np.ndarray | None:
+    """Per pair, its index into ``model.rule_lams`` (None when the model has one prior)."""
+    if model.rule_lams is None or not rule_keys:
+        return None
+    rule_keys = rule_keys[:15]
+    blocks = np.zeros(len(pairs), dtype=np.int16)
+    for k, (_, codes) in enumerate(rule_keys):
+        left = codes[pairs[:, 0]]
+        blocks[(left == codes[pairs[:, 1]]) & (left >= 0)] |= np.int16(1 << k)
+    return _first_rule(blocks, len(rule_keys))
 
 
 def _block_tags(
@@ -404,6 +447,7 @@ def deduplicate(
     scores = np.zeros(0)
     model = None
     prepared = None
+    rule_keys: list[tuple[list[str], np.ndarray]] = []
     rep_labels = np.arange(len(reps), dtype=np.int64)
     if fuzzy is not None and len(reps) > 1:
         t = time.perf_counter()
@@ -411,7 +455,6 @@ def deduplicate(
         prepared = _prepare(rep_frame, fuzzy, embedder)
         timings["prepare"] = time.perf_counter() - t
         t = time.perf_counter()
-        rule_keys: list[tuple[list[str], np.ndarray]] = []
         rep_pairs = _candidates(rep_frame, fuzzy, prepared, split_blocks, rule_keys)
         timings["candidates"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -429,7 +472,7 @@ def deduplicate(
                 "match": labels["match"].astype(bool).to_numpy(),
             })
         model = _fit(prepared, rep_pairs, levels, n_levels, len(rep_frame), rep_labels_frame, fuzzy, rule_keys)
-        scores = model.probability(levels) if len(levels) else np.zeros(0)
+        scores = model.probability(levels, _sources(model, rep_pairs, rule_keys)) if len(levels) else np.zeros(0)
         timings["fit"] = time.perf_counter() - t
         t = time.perf_counter()
         implausible = model.implausible_fields() if labels is None else []
@@ -446,7 +489,7 @@ def deduplicate(
         fitted = model
 
         def score_pairs(extra: np.ndarray) -> np.ndarray:
-            return fitted.probability(_compare_all(prepared, extra)[0])
+            return fitted.probability(_compare_all(prepared, extra)[0], _sources(fitted, extra, rule_keys))
 
         clusters = split_components(
             len(rep_frame), rep_pairs[matched], scores[matched], score_pairs, floor=fuzzy.cluster_floor
@@ -489,8 +532,9 @@ def deduplicate(
         # score each removed row against the row actually kept (it may not be the cluster centre)
         left = rep_index[rep_of_group[groups[removed[fuzzy_rows]]]]
         right = rep_index[rep_of_group[groups[kept_of_removed[fuzzy_rows]]]]
-        direct_levels, _ = _compare_all(prepared, np.stack([left, right], axis=1))
-        removed_scores[fuzzy_rows] = model.probability(direct_levels)
+        direct = np.stack([left, right], axis=1)
+        direct_levels, _ = _compare_all(prepared, direct)
+        removed_scores[fuzzy_rows] = model.probability(direct_levels, _sources(model, direct, rule_keys))
     ids = _ids(frame, fuzzy.id_column if fuzzy is not None else None)
     duplicates = frame.iloc[removed].copy()
     duplicates[CLUSTER_ID] = labels_all[removed]
