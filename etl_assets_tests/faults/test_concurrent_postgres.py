@@ -41,7 +41,7 @@ def _ledger(pg: PostgresResource) -> dict[str, int]:
     return dict(rows)
 
 
-def _wait_for_waiters(pg: PostgresResource, runs: list[Run]) -> list[list[int]]:
+def _wait_for_waiters(pg: PostgresResource, runs: list[Run], gate_pid: int) -> list[list[int]]:
     """Until every run's session waits for a lock (in its transaction, past DELETE and COPY,
     or queued behind the other run); returns who blocks each waiting session."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -55,7 +55,10 @@ def _wait_for_waiters(pg: PostgresResource, runs: list[Run]) -> list[list[int]]:
                     "AND pid <> pg_backend_pid()"
                 )
             ]
-            if len(blockers) >= len(runs):
+            # a run may wait a moment on the other's short locks (table setup) before it
+            # reaches the gate: done when every run waits, or one waits for the gate and the
+            # rest for runs that wait for it
+            if len(blockers) >= len(runs) and any(gate_pid in pids for pids in blockers):
                 return blockers
             ended = [r for r in runs if r.process.poll() is not None]
             if ended:
@@ -76,7 +79,7 @@ def _overlapping_runs(workspace: Workspace, pg: PostgresResource, days: list[str
         )
         runs += [workspace.start_run(day, name=f"run{i}") for i, day in enumerate(days)]
         try:
-            blockers = _wait_for_waiters(pg, runs)
+            blockers = _wait_for_waiters(pg, runs, gate.info.backend_pid)
         finally:
             gate.rollback()
         for run in runs:
