@@ -201,15 +201,19 @@ def _lsh_neighbours(vectors: np.ndarray, k: int, *, min_similarity: float, table
 
 
 def canonical_pairs(pairs: np.ndarray | Iterable[np.ndarray]) -> np.ndarray:
-    """Pairs as ``(min, max)``, without self-pairs or repeats, sorted."""
+    """Pairs as ``(min, max)``, without self-pairs or repeats, in order of first occurrence."""
     if not isinstance(pairs, np.ndarray):
         parts = [p for p in pairs if len(p)]
         pairs = np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
     if not len(pairs):
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(pairs.astype(np.int64), axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    packed = pairs[:, 0] * (int(pairs.max()) + 1) + pairs[:, 1]
+    pairs = pairs.astype(np.int64)
+    low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])  # not a row sort
+    distinct_rows = low != high
+    pairs = np.stack([low[distinct_rows], high[distinct_rows]], axis=1)
+    if not len(pairs):
+        return np.zeros((0, 2), dtype=np.int64)
+    packed = pairs[:, 0] * (int(pairs[:, 1].max()) + 1) + pairs[:, 1]
     # first occurrences, in input order, by hashing (np.unique's sort of tens of millions of
     # pairs was the slowest step of candidate generation at 1M rows)
     return pairs[~pd.Series(packed).duplicated(keep="first").to_numpy()]

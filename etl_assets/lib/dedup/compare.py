@@ -18,6 +18,14 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 
+from etl_assets.lib.dedup.compare_index import (
+    DateIndex,
+    TextIndex,
+    date_index,
+    differing_digits,
+    text_index,
+    with_sorted_tokens,
+)
 from etl_assets.lib.dedup.normalize import normalize_series
 
 #: Comparators a spec can name.
@@ -43,46 +51,64 @@ def similarity_levels(similarity: np.ndarray, thresholds: tuple[float, ...]) -> 
     return levels
 
 
-def _string_similarity(left: np.ndarray, right: np.ndarray, scorers: tuple[Callable[..., float], ...]) -> np.ndarray:
-    """Element-wise similarity (rapidfuzz ``cpdist``, all cores); the best of several scorers."""
-    ok = (left != None) & (right != None)  # noqa: E711 - element-wise on object arrays of str/None
+def _string_similarity(left: list[str], right: list[str], scorers: tuple[Callable[..., float], ...]) -> np.ndarray:
+    """Element-wise similarity of two lists of texts (rapidfuzz ``cpdist``); the best of several scorers."""
+    best = None
+    for scorer in scorers:
+        values = process.cpdist(left, right, scorer=scorer, workers=-1, dtype=np.float32)
+        if scorer in _PERCENT:
+            values = values / 100.0
+        best = values if best is None else np.maximum(best, values)
+    return np.asarray(best)
+
+
+def _text_similarity(
+    index: TextIndex, left: np.ndarray, right: np.ndarray, similarity: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Similarity of the texts of rows ``left[k]`` and ``right[k]``: NaN where either is missing,
+    1 where both are the same text (every scorer gives 1 there), else ``similarity`` of the two
+    texts' ids, computed once per distinct pair of texts when the field has few distinct values
+    (city, company: a handful of comparisons, not one per pair)."""
+    li, ri = index.codes[left], index.codes[right]
+    present = (li >= 0) & (ri >= 0)
     sim = np.full(len(left), np.nan)
-    if ok.any():
-        lv = left[ok].tolist()
-        rv = right[ok].tolist()
-        best = None
-        for scorer in scorers:
-            values = process.cpdist(lv, rv, scorer=scorer, workers=-1, dtype=np.float32)
-            if scorer in _PERCENT:
-                values = values / 100.0
-            best = values if best is None else np.maximum(best, values)
-        sim[ok] = best
+    sim[present & (li == ri)] = 1.0
+    todo = np.flatnonzero(present & (li != ri))
+    if not len(todo):
+        return sim
+    lt, rt = li[todo], ri[todo]
+    if index.many_distinct:
+        sim[todo] = similarity(lt, rt)
+        return sim
+    width = np.int64(len(index.uniques))
+    inverse, distinct = pd.factorize(lt.astype(np.int64) * width + rt)  # hashing: no sort of millions of pairs
+    sim[todo] = similarity(distinct // width, distinct % width)[inverse]
     return sim
 
 
-#: Above this share of distinct values per row, pairs are compared directly, not per distinct pair.
-_MANY_DISTINCT = 0.5
+def _scorer_similarity(index: TextIndex, scorers: tuple[Callable[..., float], ...]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    def similarity(lt: np.ndarray, rt: np.ndarray) -> np.ndarray:
+        return _string_similarity(index.uniques[lt].tolist(), index.uniques[rt].tolist(), scorers)
+
+    return similarity
 
 
-def many_distinct(values: np.ndarray) -> bool:
-    """Whether pairs of ``values`` are compared one by one (else once per distinct value pair)."""
-    return len(pd.unique(values)) > _MANY_DISTINCT * len(values)
+def _name_similarity(index: TextIndex) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The ``name`` comparator: best of Jaro-Winkler and token-sort ratio, the latter as an Indel
+    ratio of texts whose tokens were sorted once per distinct text (not per pair, as
+    ``fuzz.token_sort_ratio`` does): equal to it bit for bit (in percent as float32, then / 100)."""
+    index = with_sorted_tokens(index)
+    sorted_uniques = index.sorted_uniques
+    assert sorted_uniques is not None
 
+    def similarity(lt: np.ndarray, rt: np.ndarray) -> np.ndarray:
+        jw = process.cpdist(index.uniques[lt].tolist(), index.uniques[rt].tolist(),
+                            scorer=JaroWinkler.normalized_similarity, workers=-1, dtype=np.float32)
+        indel = process.cpdist(sorted_uniques[lt].tolist(), sorted_uniques[rt].tolist(),
+                               scorer=Indel.normalized_similarity, workers=-1, dtype=np.float64)
+        return np.maximum(jw, (indel * 100).astype(np.float32) / np.float32(100.0))
 
-def _unique_pair_similarity(
-    values: np.ndarray, left: np.ndarray, right: np.ndarray, scorers: tuple[Callable[..., float], ...]
-) -> np.ndarray:
-    """String similarity computed once per distinct (value, value) pair: a field with few
-    distinct values (city, company) costs a handful of comparisons, not one per pair."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if len(uniques) > _MANY_DISTINCT * len(values):
-        return _string_similarity(values[left], values[right], scorers)
-    width = np.int64(len(uniques) + 1)
-    packed = (codes[left].astype(np.int64) + 1) * width + (codes[right].astype(np.int64) + 1)
-    inverse, distinct = pd.factorize(packed)  # hashing: no sort of millions of pairs
-    table = np.array([*uniques.tolist(), None], dtype=object)  # code -1 -> None
-    sim = _string_similarity(table[distinct // width - 1], table[distinct % width - 1], scorers)
-    return sim[inverse]
+    return similarity
 
 
 def _numbers(values: pd.Series) -> np.ndarray:
@@ -99,36 +125,18 @@ def _dates(values: pd.Series) -> pd.Series:
     return parsed
 
 
-def _date_parts(dates: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: nanoseconds since the epoch, year, month, day, and whether the date is present."""
-    stamps = np.asarray(dates.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")), dtype="datetime64[ns]")
-    ok = ~np.isnat(stamps)
-    days = stamps.astype("datetime64[D]")  # floors, also before 1970
-    months = days.astype("datetime64[M]")
-    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = months.astype(np.int64) % 12 + 1
-    day = (days - months).astype(np.int64) + 1
-    return stamps.astype(np.int64), year, month, day, ok
-
-
-def _date_similarity(dates: pd.Series, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def _date_similarity(dates: DateIndex, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """1 same day; 0.9 one digit wrong in the YYYYMMDD text or day/month swapped; 0.5 within 31
-    days; else 0. Vectorised on the rows' date parts, taken once per row, then indexed per pair
-    (no per-pair pandas datetime accessors: at 1M records those cost more than the strings)."""
-    stamp, year, month, day, present = _date_parts(dates)
-    ok = present[left] & present[right]
+    days; else 0. On the rows' date parts indexed once per run (no per-pair pandas datetime
+    accessors: at 1M records those cost more than the strings)."""
+    ok = dates.present[left] & dates.present[right]
     sim = np.full(len(left), np.nan)
     if not ok.any():
         return sim
     li, ri = left[ok], right[ok]
-    ly, lm, ld = year[li], month[li], day[li]
-    ry, rm, rd = year[ri], month[ri], day[ri]
-    wrong_digits = (
-        (ly // 1000 != ry // 1000).astype(np.int8) + (ly // 100 % 10 != ry // 100 % 10) + (ly // 10 % 10 != ry // 10 % 10)
-        + (ly % 10 != ry % 10) + (lm // 10 != rm // 10) + (lm % 10 != rm % 10) + (ld // 10 != rd // 10) + (ld % 10 != rd % 10)
-    )
-    swapped = (ly == ry) & (lm == rd) & (ld == rm)
-    days = np.abs((stamp[li] - stamp[ri]) / 86_400e9)
+    wrong_digits = differing_digits(dates.digits[li], dates.digits[ri])
+    swapped = (dates.year[li] == dates.year[ri]) & (dates.month[li] == dates.day[ri]) & (dates.day[li] == dates.month[ri])
+    days = np.abs((dates.stamp[li] - dates.stamp[ri]) / 86_400e9)
     sim[ok] = np.select([wrong_digits == 0, (wrong_digits == 1) | swapped, days <= 31], [1.0, 0.9, 0.5], 0.0)
     return sim
 
@@ -154,80 +162,53 @@ THRESHOLDS: dict[str, tuple[float, ...]] = {
 }
 
 #: rapidfuzz scorers per comparator (native, so ``cpdist`` runs without Python per pair); with
-#: several, the best counts. ``name``: Jaro-Winkler, or token-sort ratio for swapped name parts.
+#: several, the best counts. ``name`` (Jaro-Winkler, or token-sort ratio for swapped name
+#: parts) is :func:`_name_similarity`.
 _SCORERS: dict[str, tuple[Callable[..., float], ...]] = {
-    "name": (JaroWinkler.normalized_similarity, fuzz.token_sort_ratio),
     "jaro_winkler": (JaroWinkler.normalized_similarity,),
     "levenshtein": (Levenshtein.normalized_similarity,),
     "token_set": (fuzz.token_set_ratio,),
     "email": (Levenshtein.normalized_similarity,),
     "phone": (Levenshtein.normalized_similarity,),
 }
-_PERCENT = {fuzz.token_sort_ratio, fuzz.token_set_ratio}
+_PERCENT = {fuzz.token_set_ratio}
 
 _NORMALISATION = {"email": "email", "phone": "phone"}
 
 
-def prepare(values: pd.Series, compare: str) -> object:
-    """Per-row values ready for :func:`compare_pairs` (normalised text, numbers or dates)."""
+def prepare(values: pd.Series, compare: str) -> np.ndarray | TextIndex | DateIndex:
+    """Per-row values ready for :func:`compare_pairs`: numbers, a :class:`DateIndex`, or a
+    :class:`TextIndex` of the normalised texts (with sorted tokens for ``name``)."""
     if compare == "numeric":
         return _numbers(values)
     if compare == "date":
-        return _dates(values)
+        return date_index(_dates(values))
     if compare == "embedding":
         raise ValueError("embedding fields are prepared by the embedding model, not here")
-    return normalize_series(values, _NORMALISATION.get(compare, "text")).to_numpy(dtype=object)
+    text = normalize_series(values, _NORMALISATION.get(compare, "text")).to_numpy(dtype=object)
+    return with_sorted_tokens(text_index(text)) if compare == "name" else text_index(text)
 
 
-def token_sorted(values: np.ndarray) -> np.ndarray:
-    """Each text with its tokens sorted (``token_sort_ratio``'s preprocessing), once per distinct
-    text: with it, ``name`` compares pairs by a plain Indel ratio instead of re-sorting both
-    texts of every pair (at 1M records, 22.8M pairs)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table = np.array([*(" ".join(sorted(u.split())) for u in uniques), None], dtype=object)
-    return table[np.asarray(codes)]
-
-
-def _name_similarity(values: np.ndarray, sorted_values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The ``name`` comparator (best of Jaro-Winkler and token-sort ratio) with the token-sort
-    texts precomputed: equal to ``fuzz.token_sort_ratio`` (Indel ratio of the token-sorted
-    texts, in percent as float32, then / 100), bit for bit."""
-    ok = (values[left] != None) & (values[right] != None)  # noqa: E711 - element-wise on object arrays
-    sim = np.full(len(left), np.nan)
-    if ok.any():
-        li, ri = left[ok], right[ok]
-        jw = process.cpdist(values[li].tolist(), values[ri].tolist(), scorer=JaroWinkler.normalized_similarity,
-                            workers=-1, dtype=np.float32)
-        indel = process.cpdist(sorted_values[li].tolist(), sorted_values[ri].tolist(),
-                               scorer=Indel.normalized_similarity, workers=-1, dtype=np.float64)
-        token_sort = (indel * 100).astype(np.float32) / np.float32(100.0)
-        sim[ok] = np.maximum(jw, token_sort)
-    return sim
-
-
-def compare_pairs(
-    prepared: object, compare: str, left: np.ndarray, right: np.ndarray, *, sorted_tokens: np.ndarray | None = None
-) -> FieldComparison:
-    """Compare rows ``left[k]`` and ``right[k]`` of one prepared field with comparator ``compare``.
-
-    ``sorted_tokens``: :func:`token_sorted` of the prepared values, for ``name`` (same result;
-    faster when the values are mostly distinct, see :func:`many_distinct`)."""
-    if compare == "name" and sorted_tokens is not None:
-        sim = _name_similarity(np.asarray(prepared, dtype=object), sorted_tokens, left, right)
-    elif compare == "numeric":
+def compare_pairs(prepared: object, compare: str, left: np.ndarray, right: np.ndarray) -> FieldComparison:
+    """Compare rows ``left[k]`` and ``right[k]`` of one prepared field (see :func:`prepare`;
+    a plain array of texts or dates is indexed here) with comparator ``compare``."""
+    if compare == "numeric":
         values = np.asarray(prepared)
         sim = _numeric_similarity(values[left], values[right])
     elif compare == "date":
-        sim = _date_similarity(prepared, left, right)  # type: ignore[arg-type]
+        dates = prepared if isinstance(prepared, DateIndex) else date_index(_dates(pd.Series(prepared)))
+        sim = _date_similarity(dates, left, right)
     elif compare == "embedding":
         vectors = np.asarray(prepared, dtype=np.float32)  # L2-normalised, NaN rows for missing
         sim = np.einsum("ij,ij->i", vectors[left], vectors[right]).astype(float)
-    elif compare == "exact":
-        values = np.asarray(prepared, dtype=object)
-        a, b = values[left], values[right]
-        missing = pd.isna(a) | pd.isna(b)
-        sim = np.where(missing, np.nan, (a == b).astype(float))
     else:
-        sim = _unique_pair_similarity(np.asarray(prepared, dtype=object), left, right, _SCORERS[compare])
+        index = prepared if isinstance(prepared, TextIndex) else text_index(np.asarray(prepared, dtype=object))
+        if compare == "exact":
+            li, ri = index.codes[left], index.codes[right]
+            sim = np.where((li < 0) | (ri < 0), np.nan, (li == ri).astype(float))
+        elif compare == "name":
+            sim = _text_similarity(index, left, right, _name_similarity(index))
+        else:
+            sim = _text_similarity(index, left, right, _scorer_similarity(index, _SCORERS[compare]))
     thresholds = THRESHOLDS[compare]
     return FieldComparison(sim.astype(float), similarity_levels(sim.astype(float), thresholds), len(thresholds) + 1)

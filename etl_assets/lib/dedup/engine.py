@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +34,8 @@ from etl_assets.lib.dedup.cluster import split_components
 from etl_assets.lib.dedup.compare import (
     THRESHOLDS,
     compare_pairs,
-    many_distinct,
     prepare,
     similarity_levels,
-    token_sorted,
 )
 from etl_assets.lib.dedup.fellegi_sunter import (
     FellegiSunterModel,
@@ -141,8 +140,6 @@ class _Prepared:
     embedding_vectors: dict[str, np.ndarray]
     #: fields that add evidence to the match probability (``score: true``), in order
     scored: list[str] = field(default_factory=list)
-    #: ``name`` fields with mostly distinct values: their texts with tokens sorted (once per run)
-    sorted_tokens: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -> _Prepared:
@@ -155,8 +152,6 @@ def _prepare(frame: pd.DataFrame, fuzzy: FuzzySpec, embedder: Embedder | None) -
         prepared.compare[name] = field_spec.compare
         if field_spec.compare != "embedding":
             prepared.values[name] = prepare(values, field_spec.compare)
-            if field_spec.compare == "name" and field_spec.score and many_distinct(prepared.values[name]):
-                prepared.sorted_tokens[name] = token_sorted(prepared.values[name])
             continue
         if embedder is None:
             raise DedupError(f"fuzzy field {name!r} compares by embedding but no embedding model was given")
@@ -206,20 +201,24 @@ def _compare_all(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, li
 
 
 def _compare_chunk(prepared: _Prepared, pairs: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Levels of one chunk of pairs, two fields at a time: rapidfuzz and numpy release the GIL
+    for their inner loops, so one field's string metric overlaps another's list building."""
     names = prepared.scored
     levels = np.empty((len(pairs), len(names)), dtype=np.int8)
-    n_levels = []
     left, right = pairs[:, 0], pairs[:, 1]
-    for f, name in enumerate(names):
+
+    def field_levels(name: str) -> tuple[np.ndarray, int]:
         compare = prepared.compare[name]
         if compare == "embedding":
-            levels[:, f] = _embedding_levels(prepared, name, left, right)
-            n_levels.append(len(THRESHOLDS["embedding"]) + 1)
-            continue
-        comparison = compare_pairs(prepared.values[name], compare, left, right, sorted_tokens=prepared.sorted_tokens.get(name))
-        levels[:, f] = comparison.levels
-        n_levels.append(comparison.n_levels)
-    return levels, n_levels
+            return _embedding_levels(prepared, name, left, right), len(THRESHOLDS["embedding"]) + 1
+        comparison = compare_pairs(prepared.values[name], compare, left, right)
+        return comparison.levels, comparison.n_levels
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(field_levels, names))
+    for f, (field_level, _) in enumerate(results):
+        levels[:, f] = field_level
+    return levels, [n for _, n in results]
 
 
 def _candidates(
@@ -235,7 +234,7 @@ def _candidates(
     if names:
         text = pd.Series([""] * len(frame), dtype=object)
         for name in names:
-            text = text + " " + pd.Series(prepared.values[name], dtype=object).fillna("")
+            text = text + " " + pd.Series(prepared.values[name].row_values(), dtype=object).fillna("")
         # ranks, not texts: every rule's split blocks sort by integers (one string sort per run)
         sort_text = pd.factorize(text.to_numpy(dtype=object), sort=True)[0].astype(np.int64)
     blocking = fuzzy.blocking or [[name] for name in names]
