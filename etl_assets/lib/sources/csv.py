@@ -60,6 +60,7 @@ from etl_assets.lib.sources.files import (
     PARSE_ERROR_COLUMN,
     SOURCE_FILE_COLUMN,
     SOURCE_ROW_COLUMN,
+    FileBytes,
     SourceFile,
     arrow_to_pandas,
     check_reserved,
@@ -113,17 +114,18 @@ def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
     The frame carries the file's :class:`PhysicalInput` (bytes, lines, records found by the
     byte scan) for the conservation checks.
     """
-    data = file.read_bytes()
-    layout = _layout(file, spec, data)
-    if layout.no_data:
-        table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
-        errors = pa.nulls(0, pa.large_string())
-        lines, detail = _count_lines(data), {"header_lines": layout.skip_lines}
-        records = 0
-    else:
-        table, errors, figures = _read_body(file, spec, layout, data)
-        lines, records = layout.skip_lines + figures.lines, figures.records
-        detail = {"header_lines": layout.skip_lines, **figures.detail()}
+    with file.mapped() as data:
+        layout = _layout(file, spec, data)
+        if layout.no_data:
+            table = pa.table({name: pa.array([], pa.large_string()) for name in layout.names})
+            errors = pa.nulls(0, pa.large_string())
+            lines, detail = _count_lines(data), {"header_lines": layout.skip_lines}
+            records = 0
+        else:
+            table, errors, figures = _read_body(file, spec, layout, data)
+            lines, records = layout.skip_lines + figures.lines, figures.records
+            detail = {"header_lines": layout.skip_lines, **figures.detail()}
+        size = len(data)
     total = table.num_rows
     table = (
         table.append_column(SOURCE_FILE_COLUMN, constant_strings(file.label, total))
@@ -132,7 +134,7 @@ def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
     )
     physical = PhysicalInput(
         file=file.label,
-        bytes=len(data),
+        bytes=size,
         unit="lines",
         units=lines,
         expected_rows=records,
@@ -145,7 +147,7 @@ def read_csv_file(file: SourceFile, spec: SourceSpec) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the header
 
 
-def _layout(file: SourceFile, spec: SourceSpec, data: bytes) -> _Layout:
+def _layout(file: SourceFile, spec: SourceSpec, data: FileBytes) -> _Layout:
     """Parse the head of the file, taking more of it until the header record is complete."""
     size = _FIRST_HEAD
     while True:
@@ -301,13 +303,13 @@ def _checked_names(file: SourceFile, names: list[str], origin: str) -> list[str]
 # --------------------------------------------------------------------------- the body
 
 
-def _decoded_bytes(file: SourceFile, spec: SourceSpec, data: bytes) -> bytes:
+def _decoded_bytes(file: SourceFile, spec: SourceSpec, data: FileBytes) -> FileBytes:
     """``data`` as UTF-8 for the scan and Arrow; bytes the encoding cannot decode stay as they
     were (so they are invalid UTF-8, and rejected with their record)."""
     if is_utf8(spec.encoding):
         return data
     try:
-        text = data.decode(spec.encoding, errors="surrogateescape")
+        text = str(data, spec.encoding, errors="surrogateescape")
         return text.encode("utf-8", errors="surrogateescape")
     except UnicodeError:
         raise (
@@ -315,9 +317,9 @@ def _decoded_bytes(file: SourceFile, spec: SourceSpec, data: bytes) -> bytes:
         ) from None
 
 
-def _body_offset(data: bytes, skip_lines: int) -> int:
+def _body_offset(data: FileBytes, skip_lines: int) -> int:
     """Byte offset of the first line after ``skip_lines`` lines (and after a byte-order mark)."""
-    offset = len(_BOM) if data.startswith(_BOM) else 0
+    offset = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     if skip_lines:
         for count, match in enumerate(_LINE_END_BYTES.finditer(data, offset), start=1):
             if count == skip_lines:
@@ -326,9 +328,9 @@ def _body_offset(data: bytes, skip_lines: int) -> int:
     return offset
 
 
-def _count_lines(data: bytes) -> int:
+def _count_lines(data: FileBytes) -> int:
     ends = len(_LINE_END_BYTES.findall(data))
-    return ends + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+    return ends + (1 if len(data) and data[-1:] not in (b"\n", b"\r") else 0)
 
 
 def _scan_rules(spec: SourceSpec) -> ScanRules:
@@ -345,7 +347,7 @@ def _scan_rules(spec: SourceSpec) -> ScanRules:
 class _Body:
     """The body's bytes (UTF-8), where it starts, and its scan."""
 
-    data: bytes
+    data: FileBytes
     offset: int
     scan: BodyScan
     #: The bytes were transcoded from another encoding (offsets are not the file's).
@@ -407,7 +409,7 @@ class _ArrowInput:
 
 
 def _read_body(
-    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: FileBytes
 ) -> tuple[pa.Table, pa.Array, _Figures]:
     """All records of the body, in order: Arrow's rows, and the rejected ones put back in place.
 
@@ -465,7 +467,7 @@ def _read_body(
 
 
 def _read_fast(
-    file: SourceFile, spec: SourceSpec, layout: _Layout, data: bytes, offset: int
+    file: SourceFile, spec: SourceSpec, layout: _Layout, data: FileBytes, offset: int
 ) -> tuple[pa.Table, pa.Array, _Figures] | None:
     """The body read in one Arrow pass, or None when the records are not simply its lines."""
     options = spec.csv_options
@@ -501,7 +503,7 @@ def _read_fast(
     return table, errors, _Figures(lines=lines, empty_lines=empty, records=lines - empty)
 
 
-def _last_line_is_broken(data: bytes, offset: int, rules: ScanRules) -> bool:
+def _last_line_is_broken(data: FileBytes, offset: int, rules: ScanRules) -> bool:
     """Whether the last non-empty line leaves a quote open at the end of the file.
 
     When every record is one line, that is the only place an unclosed quote can hide.
@@ -533,7 +535,7 @@ def _raise_first_rejected(file: SourceFile, layout: _Layout, body: _Body) -> Non
     )
 
 
-def _is_utf8(data: bytes, offset: int) -> bool:
+def _is_utf8(data: FileBytes, offset: int) -> bool:
     """Whether ``data[offset:]`` is valid UTF-8 (Arrow's SIMD validation, no copy).
 
     Checked before Arrow parses, so its row callback never meets undecodable row text.

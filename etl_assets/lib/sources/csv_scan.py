@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from etl_assets.lib.sources.files import FileBytes
+
 __all__ = [
     "ARROW_MAX_RECORD_BYTES",
     "BodyScan",
@@ -106,7 +108,7 @@ def _positions(arr: np.ndarray, byte: int) -> np.ndarray:
     return np.concatenate(found).astype(np.int64, copy=False) if found else np.zeros(0, np.int64)
 
 
-def _line_ends(data: bytes, offset: int, arr: np.ndarray) -> np.ndarray:
+def _line_ends(data: FileBytes, offset: int, arr: np.ndarray) -> np.ndarray:
     """Offset in ``arr`` of the last byte of every line end (``\\n``, ``\\r\\n``, lone ``\\r``)."""
     ends = _positions(arr, _LF)
     if data.find(b"\r", offset) >= 0:
@@ -126,18 +128,25 @@ def _count_byte(arr: np.ndarray, byte: int) -> int:
     )
 
 
-def count_line_ends(data: bytes, offset: int) -> int:
+def _count_crlf(arr: np.ndarray) -> int:
+    """``\\r\\n`` pairs in ``arr`` (``bytes.count`` is not there for a mapped file)."""
+    crs = _positions(arr, _CR)
+    following = crs[crs + 1 < len(arr)] + 1
+    return int(np.count_nonzero(arr[following] == _LF))
+
+
+def count_line_ends(data: FileBytes, offset: int) -> int:
     """Physical lines of ``data[offset:]`` (an unterminated last line counts), without a parser."""
     if offset >= len(data):
         return 0
     arr = np.frombuffer(memoryview(data)[offset:], dtype=np.uint8)
     ends = _count_byte(arr, _LF)
     if data.find(b"\r", offset) >= 0:
-        ends += _count_byte(arr, _CR) - data.count(b"\r\n", offset)
-    return ends + (0 if data.endswith((b"\n", b"\r")) else 1)
+        ends += _count_byte(arr, _CR) - _count_crlf(arr)
+    return ends + (0 if data[-1:] in (b"\n", b"\r") else 1)
 
 
-def count_empty_lines(data: bytes, offset: int) -> int:
+def count_empty_lines(data: FileBytes, offset: int) -> int:
     """Empty lines of ``data[offset:]``, without a parser.
 
     Newline-only text is searched with ``bytes.find`` (a Python step per run of blank lines
@@ -196,7 +205,7 @@ def _states_after(toggle: np.ndarray) -> np.ndarray:
     return (count - base) & 1
 
 
-def scan_body(data: bytes, offset: int, rules: ScanRules) -> BodyScan:
+def scan_body(data: FileBytes, offset: int, rules: ScanRules) -> BodyScan:
     """Records of the CSV body ``data[offset:]`` (no header, no byte-order mark).
 
     See the module docstring. Offsets in the result are relative to ``offset``.
@@ -392,7 +401,7 @@ def _broken_reason(
     )
 
 
-def _reject_oversized(data: bytes, offset: int, scan: BodyScan, rules: ScanRules) -> None:
+def _reject_oversized(data: FileBytes, offset: int, scan: BodyScan, rules: ScanRules) -> None:
     """Records with an unquoted field over ``max_field_bytes``, or too big for Arrow at all.
 
     Only records larger than the limit can hold such a field, so only those are parsed here.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import mmap
+import os
 import zipfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -32,6 +34,15 @@ SOURCE_ROW_COLUMN = "_source_row"
 PARSE_ERROR_COLUMN = "_parse_error"
 
 _CHUNK = 1 << 20
+
+#: Local plain files at least this large are mapped into memory rather than copied (see
+#: :meth:`SourceFile.mapped`); below it a copy costs less than setting up the mapping.
+MAP_AT_BYTES = 4 << 20
+
+#: A file's bytes as readers get them: a copy, or the page cache mapped read-only. Both slice
+#: to ``bytes``, support ``len``, ``find``/``rfind``, indexing, ``re`` and the buffer protocol
+#: (numpy, ``pa.py_buffer``); ``count``, ``startswith`` and ``endswith`` are ``bytes`` only.
+FileBytes = bytes | mmap.mmap
 
 
 def infer_compression(path: UPath, declared: str) -> Compression:
@@ -108,6 +119,40 @@ class SourceFile:
         with self.open() as handle:
             return handle.read()
 
+    @contextmanager
+    def mapped(self) -> Iterator[FileBytes]:
+        """The decompressed bytes, read-only; a large local plain file is mapped, not copied.
+
+        Copying a file into a fresh ``bytes`` makes the kernel fault in and zero every page of
+        the copy: ~65 ms of a million-row (110 MB) CSV read, a sixth of it. A mapping shares the
+        page cache instead (``MAP_POPULATE`` maps it in one call). The file must not change
+        while it is read: a file that changed size or modification time by the end of the
+        ``with`` block is an error (read it again once it is complete), and a file truncated
+        in place during the read ends the process with ``SIGBUS`` (as with any memory-mapped
+        reader: land files by writing them elsewhere and renaming them into place).
+        """
+        if not is_local(self.path) or self.compression != "none":
+            yield self.read_bytes()
+            return
+        with open(self.path.path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            if before.st_size < max(MAP_AT_BYTES, 1):  # an empty file cannot be mapped
+                yield handle.read()
+                return
+            view = _map_read_only(handle.fileno())
+        try:
+            yield view
+        except BaseException:
+            _close_quietly(view)
+            raise
+        _close_quietly(view)
+        after = os.stat(self.path.path)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise self.read_error(
+                f"the file changed while it was read ({before.st_size} bytes before, "
+                f"{after.st_size} after): read it again once it is complete"
+            )
+
     def read_error(
         self,
         message: str,
@@ -118,6 +163,18 @@ class SourceFile:
     ) -> SourceReadError:
         """An error about this file (the message will start with its label)."""
         return SourceReadError(self.label, message, row=row, line=line, column=column)
+
+
+def _map_read_only(descriptor: int) -> mmap.mmap:
+    if hasattr(mmap, "MAP_POPULATE"):  # Linux: map every page now, not one fault at a time
+        return mmap.mmap(descriptor, 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ)
+    return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ)
+
+
+def _close_quietly(view: mmap.mmap) -> None:
+    """Unmap now if nothing still points into the mapping, else when the last view goes."""
+    with suppress(BufferError):
+        view.close()
 
 
 def expand_archives(path: UPath, label: str, compression: Compression) -> list[SourceFile]:

@@ -128,7 +128,25 @@ def parse_bool(array: pa.Array, spec: ColumnSpec) -> Coerced:
     is the only pass over it."""
     if pa.types.is_boolean(array.type):
         return Coerced(array)
-    return _by_distinct(as_text(array), spec, _bool_values)
+    text = as_text(array)
+    if _arrow_words_agree(spec):
+        fast = try_cast(text, pa.bool_())
+        if fast is not None:
+            return Coerced(fast)
+    return _by_distinct(text, spec, _bool_values)
+
+
+#: What Arrow's text-to-bool cast accepts, any case, and what each means.
+_ARROW_TRUE, _ARROW_FALSE = ("true", "1"), ("false", "0")
+
+
+def _arrow_words_agree(spec: ColumnSpec) -> bool:
+    """Whether Arrow's cast means what the spec means for every value it accepts, so a cast
+    that succeeds on the whole column (clean data: half the time of one dictionary encoding)
+    gives what the per-value parse gives. Not so when ``true_values`` leave out ``1``, say."""
+    truthy = {value.lower() for value in spec.true_values}
+    falsy = {value.lower() for value in spec.false_values}
+    return truthy.issuperset(_ARROW_TRUE) and falsy.issuperset(_ARROW_FALSE)
 
 
 def _bool_values(text: pa.Array, spec: ColumnSpec) -> Coerced:

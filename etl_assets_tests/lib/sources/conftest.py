@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from etl_assets.lib.sources import files
 from etl_assets.lib.spec import SourceSpec
 
 Writer = Callable[[str, bytes | str], Path]
@@ -56,3 +57,12 @@ def write_zip(root: Path) -> Callable[[str, dict[str, str]], Path]:
         return path
 
     return _write
+
+
+@pytest.fixture(params=["copied", "mapped"])
+def file_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a CSV test twice: files copied into memory, and every local plain file mapped
+    (the threshold lowered to one byte, so small test files take the large files' path)."""
+    if request.param == "mapped":
+        monkeypatch.setattr(files, "MAP_AT_BYTES", 1)
+    return str(request.param)

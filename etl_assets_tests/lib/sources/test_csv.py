@@ -8,6 +8,9 @@ import pytest
 from etl_assets.lib.sources import SourceReadError, read_source
 from etl_assets_tests.lib.sources.conftest import make_spec
 
+#: Each test reads its files copied into memory and memory-mapped (see conftest.file_bytes).
+pytestmark = pytest.mark.usefixtures("file_bytes")
+
 ORDERS = 'id,zip,amount,note\n1,01234,10.50,"a, quoted"\n2,00501,NA,\n3,abc,7,"two\nlines"\n'
 
 

@@ -12,6 +12,9 @@ from etl_assets.lib.sources import SourceReadError, read_source, read_source_phy
 from etl_assets.lib.sources.physical import PHYSICAL_ATTR
 from etl_assets_tests.lib.sources.conftest import make_spec
 
+#: Each test reads its files copied into memory and memory-mapped (see conftest.file_bytes).
+pytestmark = pytest.mark.usefixtures("file_bytes")
+
 
 def _read(root, path: str, **csv_options):
     spec = make_spec(format="csv", path=path, **({"csv": csv_options} if csv_options else {}))

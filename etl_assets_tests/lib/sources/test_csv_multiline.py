@@ -3,8 +3,13 @@ only safe for files without them: Arrow may then split such a record at a block 
 
 from __future__ import annotations
 
+import pytest
+
 from etl_assets.lib.sources import read_source
 from etl_assets_tests.lib.sources.conftest import make_spec
+
+#: Each test reads its files copied into memory and memory-mapped (see conftest.file_bytes).
+pytestmark = pytest.mark.usefixtures("file_bytes")
 
 
 def test_quoted_line_break_is_one_value_by_default(root, write) -> None:

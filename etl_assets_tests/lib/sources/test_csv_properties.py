@@ -33,6 +33,9 @@ from hypothesis import strategies as st
 from etl_assets.lib.sources import read_source_physical
 from etl_assets_tests.lib.sources.conftest import make_spec
 
+#: Each test reads its files copied into memory and memory-mapped (see conftest.file_bytes).
+pytestmark = pytest.mark.usefixtures("file_bytes")
+
 MAX_FIELD_BYTES = 200
 SETTINGS = settings(
     deadline=None,

@@ -177,6 +177,25 @@ def test_bool_per_distinct_value_equals_the_row_by_row_parse() -> None:
     assert distinct.failures and distinct.values.null_count > 0
 
 
+@pytest.mark.parametrize(
+    ("pool", "words"),
+    [
+        (["true", "FALSE", "True", "1", "0", "tRuE", None], {}),  # Arrow's cast takes every value
+        (["true", "FALSE", "1", "0", None, " yes"], {}),  # one it refuses: the per-value parse
+        (["true", "1", "false"], {"true_values": ["yes"], "false_values": ["no"]}),  # Arrow's words mean nothing here
+        (["1", "0", "TRUE"], {"true_values": ["true", "0"], "false_values": ["false", "1"]}),  # ... or the opposite
+    ],
+)
+def test_bool_cast_of_clean_text_equals_the_row_by_row_parse(pool: list[str | None], words: dict[str, list[str]]) -> None:
+    rng = np.random.default_rng(3)
+    text = pa.array(list(rng.choice(np.array(pool, dtype=object), 3000)), type=pa.large_string())
+    spec = ColumnSpec.model_validate({"type": "bool", **words})
+    whole = _bool_values(text, spec)
+    parsed = parse_bool(text, spec)
+    assert parsed.values.equals(whole.values)
+    assert [(f.message, f.mask.tolist()) for f in parsed.failures] == [(f.message, f.mask.tolist()) for f in whole.failures]
+
+
 # --------------------------------------------------------------------------- trim skipped when it changes nothing
 
 
