@@ -21,43 +21,69 @@ TEXT = pa.large_string()
 _LEAF = 16
 
 
-def to_arrow(values: pd.Series) -> pa.Array:
-    """The column as one Arrow array (zero-copy for Arrow-backed and most numpy columns).
+def to_arrow_chunks(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow, as the frame holds it (zero-copy for Arrow-backed and most numpy
+    columns; a CSV column is one chunk per block the reader parsed).
 
     Mixed Python objects that Arrow cannot type (e.g. ints and strings in one field of a
     hand-built frame) become text: ``str()`` for scalars, JSON for lists and dicts. A parser then
     judges each value by its text, as for CSV input.
     """
     try:
-        array = pa.array(values.array, from_pandas=True)
+        return pa.array(values.array, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         present = values.notna().to_numpy()
         texts = [
             (json_text(v) if is_nested(v) else str(v)) if keep else None
             for v, keep in zip(values.tolist(), present, strict=True)
         ]
-        array = pa.array(texts, type=TEXT)
+        return pa.array(texts, type=TEXT)
+
+
+def combined(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array (a copy only when there are several chunks)."""
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        return array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     return array
 
 
-class ArrowColumns:
-    """Columns of a frame as Arrow arrays, converted once and shared by parsing and rejects.
+def to_arrow(values: pd.Series) -> pa.Array:
+    """The column as one Arrow array (see :func:`to_arrow_chunks`)."""
+    return combined(to_arrow_chunks(values))
 
-    Safe to read from several threads (the clean step parses columns in parallel): a column is
-    converted by one thread while the others wanting it wait for it."""
+
+def blocks_of(array: pa.Array | pa.ChunkedArray, rows: int) -> list[pa.Array]:
+    """``array`` as contiguous arrays of about ``rows`` rows each (whole chunks put together),
+    in order; a single array when it has at most ``rows`` rows."""
+    if not isinstance(array, pa.ChunkedArray) or len(array) <= rows:
+        return [combined(array)]
+    blocks: list[pa.Array] = []
+    start = 0
+    while start < len(array):
+        blocks.append(combined(array.slice(start, rows)))
+        start += rows
+    return blocks
+
+
+class ArrowColumns:
+    """Columns of a frame as Arrow, converted once and shared by parsing and rejects.
+
+    Columns are kept as the frame holds them (chunked): the clean step parses a long column
+    block by block (:mod:`.blocks`) and takes the rejected rows' raw values from the chunks
+    (:meth:`take`), so a column's text is never copied whole into one array. Safe to read from
+    several threads (the clean step parses columns in parallel): a column is converted by one
+    thread while the others wanting it wait for it."""
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
-        self._arrays: dict[str, pa.Array] = {}
+        self._arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, name: object) -> bool:
         return name in self.frame.columns
 
-    def __getitem__(self, name: str) -> pa.Array:
+    def column(self, name: str) -> pa.Array | pa.ChunkedArray:
         array = self._arrays.get(name)
         if array is not None:
             return array
@@ -66,8 +92,12 @@ class ArrowColumns:
         with lock:
             array = self._arrays.get(name)
             if array is None:
-                array = self._arrays[name] = to_arrow(self.frame[name])
+                array = self._arrays[name] = to_arrow_chunks(self.frame[name])
         return array
+
+    def take(self, name: str, positions: np.ndarray) -> pa.Array:
+        """The values at ``positions`` (int64 row numbers), as one array."""
+        return combined(self.column(name).take(pa.array(positions, type=pa.int64())))
 
 
 def is_text(array: pa.Array) -> bool:
