@@ -68,14 +68,18 @@ def blocks_of(array: pa.Array | pa.ChunkedArray, rows: int) -> list[pa.Array]:
 class ArrowColumns:
     """Columns of a frame as Arrow, converted once and shared by parsing and rejects.
 
-    Columns are kept as the frame holds them (chunked): the clean step parses a long column
-    block by block (:mod:`.blocks`) and takes the rejected rows' raw values from the chunks
-    (:meth:`take`), so a column's text is never copied whole into one array. Safe to read from
+    Long columns are kept as the frame holds them (chunked): the clean step parses them block
+    by block (:mod:`.blocks`) and takes the rejected rows' raw values from the chunks
+    (:meth:`take`), so their text is never copied whole into one array. Safe to read from
     several threads (the clean step parses columns in parallel): a column is converted by one
     thread while the others wanting it wait for it."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, whole_up_to: int | None = None):
+        """``whole_up_to``: columns of at most this many rows are joined into one array once
+        (parsed whole, and taking rejected rows from one array is cheaper than from chunks);
+        longer ones stay chunked. None: every column is joined."""
         self.frame = frame
+        self.whole_up_to = whole_up_to
         self._arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -92,7 +96,10 @@ class ArrowColumns:
         with lock:
             array = self._arrays.get(name)
             if array is None:
-                array = self._arrays[name] = to_arrow_chunks(self.frame[name])
+                array = to_arrow_chunks(self.frame[name])
+                if self.whole_up_to is None or len(array) <= self.whole_up_to:
+                    array = combined(array)
+                array = self._arrays[name] = array
         return array
 
     def take(self, name: str, positions: np.ndarray) -> pa.Array:

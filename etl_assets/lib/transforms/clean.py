@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_assets.lib.spec import PARTITION_COLUMN, CleanSpec, ColumnSpec
+from etl_assets.lib.transforms import blocks
 from etl_assets.lib.transforms.arrays import ArrowColumns, is_text, valid_mask
 from etl_assets.lib.transforms.blocks import coerce_blocks
 from etl_assets.lib.transforms.coerce import coerce_default, sorted_dictionary
@@ -239,7 +240,7 @@ def clean_table(raw: pd.DataFrame, spec: CleanSpec, *, table: str, threads: int 
     raw = raw.reset_index(drop=True)
     parse_errors = raw[PARSE_ERROR].notna().to_numpy() if PARSE_ERROR in raw.columns else None
     problems = Problems(len(raw), parse_errors)
-    arrays = ArrowColumns(raw)
+    arrays = ArrowColumns(raw, whole_up_to=blocks.BLOCK_ROWS)
 
     with ColumnJobs(threads) as jobs:
         typed = _parse(arrays, spec, problems, table, jobs)
