@@ -82,7 +82,9 @@ _ROW_TEXT = 200
 _LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 _LINE_END_BYTES = re.compile(rb"\r\n|\n|\r")
 _BOM = codecs.BOM_UTF8
-_BLOCK = 1 << 20
+#: Bytes Arrow parses per block (one chunk per column each). 16 MiB reads as fast as 1 MiB,
+#: and a column of ten million rows is ~70 chunks instead of ~1,000 for the steps after.
+_BLOCK = 16 << 20
 _EMPTY_LINES = ("\n", "\r\n", "\r")
 _DELIMITERS = (",", ";", "\t", "|")
 
@@ -485,7 +487,7 @@ def _read_fast(
     if rows != lines - empty or rows == 0:
         return None  # a record spans lines (or swallowed some): the scan decides
     # Arrow fails ("straddling") on a record spanning a whole block, so after a pass with
-    # 1 MiB blocks every record is under 2 MiB: only a smaller limit needs checking
+    # _BLOCK-byte blocks every record is under 2 x _BLOCK: only a smaller limit needs checking
     if options.max_field_bytes < 2 * _BLOCK and _has_field_over(table, options.max_field_bytes):
         return None
     if _last_line_is_broken(data, offset, _scan_rules(spec)):

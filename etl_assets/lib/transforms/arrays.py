@@ -104,7 +104,33 @@ class ArrowColumns:
 
     def take(self, name: str, positions: np.ndarray) -> pa.Array:
         """The values at ``positions`` (int64 row numbers), as one array."""
-        return combined(self.column(name).take(pa.array(positions, type=pa.int64())))
+        column = self.column(name)
+        if isinstance(column, pa.ChunkedArray) and column.num_chunks > 1:
+            return take_from_chunks(column, positions)
+        return combined(column).take(pa.array(positions, type=pa.int64()))
+
+
+def take_from_chunks(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """``column.take(positions)`` chunk by chunk. Arrow's take on a chunked column first joins
+    the chunks: ~115 ms per text column of ten million rows in a thousand chunks, to take a
+    few thousand values; each chunk's own take is ~10 us."""
+    if not len(positions):
+        return column.chunk(0).slice(0, 0)
+    starts = np.cumsum([0, *(len(chunk) for chunk in column.chunks)])
+    which = np.searchsorted(starts, positions, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    grouped, chunk_of = positions[order], which[order]
+    cuts = np.flatnonzero(np.diff(chunk_of)) + 1
+    pieces = [
+        column.chunk(int(chunk)).take(pa.array(part - starts[chunk], type=pa.int64()))
+        for part, chunk in zip(np.split(grouped, cuts), chunk_of[np.r_[0, cuts]], strict=True)
+    ]
+    taken = pa.concat_arrays(pieces)
+    if (order == np.arange(len(order))).all():
+        return taken
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return taken.take(pa.array(inverse))
 
 
 def is_text(array: pa.Array) -> bool:

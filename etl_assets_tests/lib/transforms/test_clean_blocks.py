@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from etl_assets.lib.transforms import blocks, clean_table
-from etl_assets.lib.transforms.arrays import blocks_of
+from etl_assets.lib.transforms.arrays import blocks_of, take_from_chunks
 from etl_assets_tests.lib.transforms.helpers import clean_spec
 from etl_assets_tests.lib.transforms.test_clean_threads import COLUMNS, dirty_frame
 
@@ -56,3 +56,19 @@ def test_blocks_cover_the_column_in_order() -> None:
     assert pa.concat_arrays(parts).to_pylist() == column.to_pylist()
     assert blocks_of(column, 1000)[0].to_pylist() == column.to_pylist()
     assert np.array_equal(blocks_of(pa.array([1, 2]), 1)[0].to_numpy(), [1, 2])  # not chunked: as it is
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "empty", "repeated"])
+def test_take_from_chunks_equals_arrows_take(order: str) -> None:
+    rng = np.random.default_rng(5)
+    values = [None if i % 7 == 0 else f"v{i}" for i in range(1000)]
+    column = pa.chunked_array([pa.array(values[start : start + 37], pa.large_string()) for start in range(0, 1000, 37)])
+    positions = {
+        "sorted": np.sort(rng.choice(1000, 120, replace=False)),
+        "shuffled": rng.choice(1000, 120, replace=False),
+        "empty": np.zeros(0, dtype=np.int64),
+        "repeated": np.array([999, 0, 36, 37, 37, 999, 500]),
+    }[order].astype(np.int64)
+    taken = take_from_chunks(column, positions)
+    assert isinstance(taken, pa.Array) and taken.type == column.type
+    assert taken.to_pylist() == column.take(pa.array(positions)).to_pylist()
