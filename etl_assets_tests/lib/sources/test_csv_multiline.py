@@ -52,7 +52,7 @@ def test_quoted_break_across_a_parser_block_boundary(root, write) -> None:
     ``newlines_in_values`` this one comes out as garbage rows whose count (good plus
     wrong-field-count) equals the line count, so no row/line check could catch it: the single
     pass must keep Arrow's quote-aware block splitting when multiline values are allowed."""
-    block, lines, size = csv_reader._BLOCK, [], 0
+    block, lines, size = csv_reader._MIN_BLOCK, [], 0  # the block of a file this size
     while size < block - 45:  # one-line records up to 5 bytes before the block boundary
         lines.append(f'"{len(lines)}","r{len(lines):07d}"\n')
         size += len(lines[-1])
