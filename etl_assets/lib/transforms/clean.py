@@ -15,8 +15,8 @@ writer treat as missing, and the group-by kernels are fastest on it); decimal
 (declared categories in declared order, else the values seen, sorted); date
 ``date32[pyarrow]``; datetime ``datetime64[us, <timezone>]`` or ``datetime64[us]``.
 
-The columns are parsed as Arrow arrays, rejected and duplicate rows are removed with one filter,
-and the typed table is converted to pandas once. Columns are parsed and converted side by side
+The columns are parsed as Arrow arrays (a long column block by block, :mod:`.blocks`), rejected
+and duplicate rows are removed with one filter, and the typed table is converted to pandas once. Columns are parsed and converted side by side
 in a few threads (:mod:`.threads`); the output does not depend on how many.
 """
 
@@ -30,8 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_assets.lib.spec import PARTITION_COLUMN, CleanSpec, ColumnSpec
+from etl_assets.lib.transforms import blocks
 from etl_assets.lib.transforms.arrays import ArrowColumns, is_text, valid_mask
-from etl_assets.lib.transforms.coerce import coerce_array, coerce_default, sorted_dictionary
+from etl_assets.lib.transforms.blocks import coerce_blocks
+from etl_assets.lib.transforms.coerce import coerce_default, sorted_dictionary
 from etl_assets.lib.transforms.dedup import find_duplicates
 from etl_assets.lib.transforms.errors import CleanError
 from etl_assets.lib.transforms.parsed import Coerced
@@ -175,7 +177,7 @@ def _parse(arrays: ArrowColumns, spec: CleanSpec, problems: Problems, table: str
 
     def parse(item: tuple[str, ColumnSpec]) -> Coerced:
         name, column_spec = item
-        return coerce_array(arrays[column_spec.source or name], column_spec)
+        return coerce_blocks(arrays.column(column_spec.source or name), column_spec)
 
     typed: dict[str, pa.Array] = {}
     parsed = jobs.map(parse, items, cost=lambda item: _PARSE_COST.get(item[1].type, 1.0))
@@ -238,7 +240,7 @@ def clean_table(raw: pd.DataFrame, spec: CleanSpec, *, table: str, threads: int 
     raw = raw.reset_index(drop=True)
     parse_errors = raw[PARSE_ERROR].notna().to_numpy() if PARSE_ERROR in raw.columns else None
     problems = Problems(len(raw), parse_errors)
-    arrays = ArrowColumns(raw)
+    arrays = ArrowColumns(raw, whole_up_to=blocks.BLOCK_ROWS)
 
     with ColumnJobs(threads) as jobs:
         typed = _parse(arrays, spec, problems, table, jobs)

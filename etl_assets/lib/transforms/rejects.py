@@ -118,7 +118,7 @@ def _quoted(values: pa.Array) -> pa.Array:
 
 def _text_column(raw: ArrowColumns, column: str, positions: np.ndarray) -> pa.Array:
     """The raw values at ``positions`` as text."""
-    return as_text(raw[column].take(pa.array(positions, type=pa.int64())))
+    return as_text(raw.take(column, positions))
 
 
 def _spread(text: pa.Array, rows: np.ndarray, length: int) -> pa.Array:

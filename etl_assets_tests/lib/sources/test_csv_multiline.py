@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from etl_assets.lib.sources import csv as csv_reader
 from etl_assets.lib.sources import read_source
 from etl_assets_tests.lib.sources.conftest import make_spec
 
@@ -47,11 +48,11 @@ def test_quoted_break_whose_lines_each_parse_as_a_full_row_is_still_one_record(r
 
 
 def test_quoted_break_across_a_parser_block_boundary(root, write) -> None:
-    """A record whose quoted lines straddle the 1 MiB block Arrow parses in. Parsed without
+    """A record whose quoted lines straddle the block Arrow parses in. Parsed without
     ``newlines_in_values`` this one comes out as garbage rows whose count (good plus
     wrong-field-count) equals the line count, so no row/line check could catch it: the single
     pass must keep Arrow's quote-aware block splitting when multiline values are allowed."""
-    block, lines, size = 1 << 20, [], 0
+    block, lines, size = csv_reader._MIN_BLOCK, [], 0  # the block of a file this size
     while size < block - 45:  # one-line records up to 5 bytes before the block boundary
         lines.append(f'"{len(lines)}","r{len(lines):07d}"\n')
         size += len(lines[-1])

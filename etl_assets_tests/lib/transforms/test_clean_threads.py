@@ -152,7 +152,7 @@ def test_arrow_columns_convert_each_column_once_across_threads() -> None:
 
     def read() -> None:
         barrier.wait()
-        found.append(arrays["a"])
+        found.append(arrays.column("a"))
 
     workers = [threading.Thread(target=read) for _ in range(4)]
     for worker in workers:
