@@ -80,3 +80,22 @@ def test_every_field_quoted_one_line_records_take_the_single_pass(root, write) -
     assert frame["y"].tolist() == ['a "b", c', "e", "d"]
     off, _ = _physical(root, "q.csv", multiline_values=False)
     assert off.equals(frame)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_quoted_line_break_at_every_position_around_the_piece_seams(root, write, monkeypatch, line_end: str) -> None:
+    """A large body is parsed in pieces cut at line ends. Slide a record with a quoted line
+    break over every line of a file cut into four pieces: where a cut falls inside it (right
+    after its first line, the one place rows still match lines), the reader must notice and
+    read the record whole, as everywhere else."""
+    monkeypatch.setattr(csv_reader, "_MIN_PIECE", 1)
+    monkeypatch.setattr(csv_reader, "_workers", lambda: 2)
+    lines = [f'"{i}","r{i:03d}"' for i in range(40)]
+    value = f"ab{line_end}end,x"
+    for position in range(len(lines)):
+        text = line_end.join(["x,y", *lines[:position], f'"m","{value}"', *lines[position:]]) + line_end
+        write("s.csv", text)
+        frame, physical = _physical(root, "s.csv")
+        assert frame["x"].tolist() == [str(i) for i in range(position)] + ["m"] + [str(i) for i in range(position, 40)]
+        assert frame["y"].iloc[position] == value and frame["_parse_error"].isna().all()
+        assert physical.conserved, position
