@@ -25,7 +25,7 @@ How the file is read:
   columns are null and ``_parse_error`` says ``expected N fields, found M: <row text>``.
   Arrow's multithreaded reader does not know row numbers (``InvalidRow.number`` is None), so a
   file that has such rows is parsed a second time single-threaded; clean files are parsed once.
-  A body of 16 MiB or more whose records are each one line is parsed in pieces cut at line
+  A body of 128 MiB or more whose records are each one line is parsed in pieces cut at line
   ends, one Arrow block each, on a few threads: no serial quote-aware pass over the whole file,
   and rows are numbered (see ``_read_pieces`` for why a cut inside a quoted field cannot pass).
   With ``on_bad_lines: error`` any rejected record fails the file, naming its row and line.
@@ -526,11 +526,12 @@ def _read_fast(
     return table, errors, _Figures(lines=lines, empty_lines=empty, records=lines - empty)
 
 
-#: Bodies of at least two of these are parsed in pieces (see :func:`_read_pieces`) of about
-#: :data:`_MAX_PIECE` or less: ten million rows (1.1 GB) read in 3.0 s instead of 3.4 s on two
-#: cores (8 MiB pieces; 32 MiB: 3.2 s), a million rows as fast as before (0.32-0.35 s); with
-#: more cores the serial pass it avoids bounds Arrow's own reader more.
-_MIN_PIECE, _MAX_PIECE = 8 << 20, 8 << 20
+#: Bodies of :data:`_CUT_FROM` bytes or more are parsed in pieces (see :func:`_read_pieces`) of
+#: about :data:`_PIECE` bytes: ten million rows (1.1 GB) read in 3.0 s instead of 3.4 s on two
+#: cores (32 MiB pieces: 3.2 s); with more cores the serial pass it avoids bounds Arrow's own
+#: reader more. A million rows (110 MB) read no faster in pieces on two cores, and their
+#: parse buffers added ~90 MiB to the peak, so smaller bodies are read whole.
+_CUT_FROM, _PIECE = 128 << 20, 8 << 20
 
 
 def _workers() -> int:
@@ -540,11 +541,11 @@ def _workers() -> int:
 
 def _seams(data: FileBytes, offset: int) -> list[int]:
     """Where to cut the body into pieces parsed side by side: just after a ``\\n``, about
-    evenly; none for a body under two :data:`_MIN_PIECE` or without a ``\\n`` to cut at."""
+    evenly; none for a body under :data:`_CUT_FROM` or without a ``\\n`` to cut at."""
     size = len(data) - offset
-    if size < 2 * _MIN_PIECE or _workers() < 2:
+    if size < _CUT_FROM or _workers() < 2:
         return []
-    count = max(2 * _workers(), -(-size // _MAX_PIECE))
+    count = max(2 * _workers(), -(-size // _PIECE))
     seams: list[int] = []
     for index in range(1, count):
         found = data.find(b"\n", offset + size * index // count)

@@ -64,11 +64,11 @@ def write_zip(root: Path) -> Callable[[str, dict[str, str]], Path]:
 def file_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a CSV test three times: files copied into memory; every local plain file mapped (the
     threshold lowered to one byte, so small test files take the large files' path); and mapped
-    with every body of two bytes or more parsed in pieces on two threads (as bodies of 16 MiB
+    with every body of two bytes or more parsed in pieces on two threads (as bodies of 128 MiB
     or more are)."""
     if request.param in ("mapped", "pieces"):
         monkeypatch.setattr(files, "MAP_AT_BYTES", 1)
     if request.param == "pieces":
-        monkeypatch.setattr(csv_reader, "_MIN_PIECE", 1)
+        monkeypatch.setattr(csv_reader, "_CUT_FROM", 2)
         monkeypatch.setattr(csv_reader, "_workers", lambda: 2)
     return str(request.param)

@@ -88,7 +88,7 @@ def test_a_quoted_line_break_at_every_position_around_the_piece_seams(root, writ
     break over every line of a file cut into four pieces: where a cut falls inside it (right
     after its first line, the one place rows still match lines), the reader must notice and
     read the record whole, as everywhere else."""
-    monkeypatch.setattr(csv_reader, "_MIN_PIECE", 1)
+    monkeypatch.setattr(csv_reader, "_CUT_FROM", 2)
     monkeypatch.setattr(csv_reader, "_workers", lambda: 2)
     lines = [f'"{i}","r{i:03d}"' for i in range(40)]
     value = f"ab{line_end}end,x"
