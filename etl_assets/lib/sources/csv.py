@@ -532,6 +532,8 @@ def _read_fast(
 #: reader more. A million rows (110 MB) read no faster in pieces on two cores, and their
 #: parse buffers added ~90 MiB to the peak, so smaller bodies are read whole.
 _CUT_FROM, _PIECE = 128 << 20, 8 << 20
+#: A cut that leaves a larger piece (a file without enough ``\\n`` to cut at) is not made.
+_LARGEST_PIECE = 1 << 30
 
 
 def _workers() -> int:
@@ -553,6 +555,9 @@ def _seams(data: FileBytes, offset: int) -> list[int]:
             break
         if not seams or found + 1 > seams[-1]:
             seams.append(found + 1)
+    bounds = [offset, *seams, len(data)]
+    if max(stop - start for start, stop in pairwise(bounds)) > _LARGEST_PIECE:
+        return []  # e.g. lone \r line ends: Arrow's block size is an int32, and such a piece is no help
     return seams
 
 

@@ -126,10 +126,11 @@ class SourceFile:
         Copying a file into a fresh ``bytes`` makes the kernel fault in and zero every page of
         the copy: ~65 ms of a million-row (110 MB) CSV read, a sixth of it. A mapping shares the
         page cache instead (``MAP_POPULATE`` maps it in one call). The file must not change
-        while it is read: a file that changed size or modification time by the end of the
-        ``with`` block is an error (read it again once it is complete), and a file truncated
-        in place during the read ends the process with ``SIGBUS`` (as with any memory-mapped
-        reader: land files by writing them elsewhere and renaming them into place).
+        while it is read: a file written to in place (size or modification time changed by the
+        end of the ``with`` block) is an error (read it again once it is complete), and one
+        truncated in place during the read ends the process with ``SIGBUS`` (as with any
+        memory-mapped reader: land files by writing them elsewhere and renaming them into
+        place; a file renamed over the path during the read leaves the mapped one as it was).
         """
         if not is_local(self.path) or self.compression != "none":
             yield self.read_bytes()
@@ -140,13 +141,12 @@ class SourceFile:
                 yield handle.read()
                 return
             view = _map_read_only(handle.fileno())
-        try:
-            yield view
-        except BaseException:
-            _close_quietly(view)
-            raise
-        _close_quietly(view)
-        after = os.stat(self.path.path)
+            try:
+                yield view
+            finally:
+                _close_quietly(view)
+            # the file that was mapped (one renamed over its path meanwhile is another file)
+            after = os.fstat(handle.fileno())
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise self.read_error(
                 f"the file changed while it was read ({before.st_size} bytes before, "

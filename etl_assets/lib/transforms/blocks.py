@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl_assets.lib.spec import ColumnSpec
-from etl_assets.lib.transforms.arrays import blocks_of, combined
+from etl_assets.lib.transforms.arrays import block_slices, combined
 from etl_assets.lib.transforms.coerce import coerce_array
 from etl_assets.lib.transforms.parsed import Coerced, Failure
 
@@ -31,14 +31,14 @@ BLOCK_ROWS = 1 << 20
 
 
 def coerce_blocks(column: pa.Array | pa.ChunkedArray, spec: ColumnSpec) -> Coerced:
-    """:func:`coerce_array` of ``column``, parsed in blocks of :data:`BLOCK_ROWS` rows."""
-    blocks = blocks_of(column, BLOCK_ROWS)
-    if len(blocks) == 1:
-        return coerce_array(blocks[0], spec)
-    parts = [coerce_array(block, spec) for block in blocks]
+    """:func:`coerce_array` of ``column``, parsed in blocks of :data:`BLOCK_ROWS` rows (each
+    block's text joined from its chunks only when its turn comes)."""
+    if not isinstance(column, pa.ChunkedArray) or len(column) <= BLOCK_ROWS:
+        return coerce_array(combined(column), spec)
+    parts = [coerce_array(block, spec) for block in block_slices(column, BLOCK_ROWS)]
     values = _joined_values([part.values for part in parts])
     if values is None:  # the parts came out in different types: parse the column whole
-        return coerce_array(pa.concat_arrays(blocks), spec)
+        return coerce_array(combined(column), spec)
     return Coerced(values, _joined_failures(parts))
 
 

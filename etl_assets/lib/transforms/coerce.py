@@ -26,6 +26,7 @@ from etl_assets.lib.transforms.arrays import (
     all_ascii,
     as_text,
     cast_or_null,
+    has_any_byte,
     is_text,
     null_where,
     to_arrow,
@@ -65,7 +66,7 @@ def parse_int(array: pa.Array, spec: ColumnSpec) -> Coerced:
         candidate = pc.if_else(integral, array, pa.nulls(1, array.type)[0])
         return failed_where(candidate.cast(pa.int64(), safe=False), valid_mask(array), message)
     text = as_text(array)
-    fast = try_cast(text, pa.int64())
+    fast = _int_cast(text)
     if fast is not None:
         return Coerced(fast)
     text = trim(text, spec)
@@ -76,6 +77,15 @@ def parse_int(array: pa.Array, spec: ColumnSpec) -> Coerced:
         whole = pc.replace_substring_regex(candidate.filter(pa.array(point)), r"\.0*$", "")
         candidate = pc.replace_with_mask(candidate, pa.array(point), whole)
     return failed_where(cast_or_null(candidate, pa.int64()), present, message)
+
+
+def _int_cast(text: pa.Array) -> pa.Array | None:
+    """One strict Arrow cast of the whole column to int64, or None. Arrow also reads hex
+    (``0x1F`` is 31), which the per-value rules reject: a column with an ``x`` anywhere goes to
+    them, so a value's result never depends on the values beside it."""
+    if has_any_byte(text, b"xX"):
+        return None
+    return try_cast(text, pa.int64())
 
 
 def parse_float(array: pa.Array, spec: ColumnSpec) -> Coerced:
@@ -146,7 +156,8 @@ def _arrow_words_agree(spec: ColumnSpec) -> bool:
     gives what the per-value parse gives. Not so when ``true_values`` leave out ``1``, say."""
     truthy = {value.lower() for value in spec.true_values}
     falsy = {value.lower() for value in spec.false_values}
-    return truthy.issuperset(_ARROW_TRUE) and falsy.issuperset(_ARROW_FALSE)
+    # a word in both lists is true (the true list is looked up first)
+    return truthy.issuperset(_ARROW_TRUE) and falsy.issuperset(_ARROW_FALSE) and truthy.isdisjoint(_ARROW_FALSE)
 
 
 def _bool_values(text: pa.Array, spec: ColumnSpec) -> Coerced:
@@ -263,6 +274,9 @@ def _whole_cast(array: pa.Array, spec: ColumnSpec) -> Coerced | None:
     """The parser's fast path for text: one strict cast of the whole column, or None."""
     if spec.type == "datetime":
         return cast_datetime(array, spec)
+    if spec.type == "int":
+        fast = _int_cast(as_text(array))
+        return None if fast is None else Coerced(fast)
     fast = try_cast(as_text(array), _CAST_TO[spec.type])
     return None if fast is None else Coerced(fast)
 

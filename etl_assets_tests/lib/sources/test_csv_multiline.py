@@ -99,3 +99,15 @@ def test_a_quoted_line_break_at_every_position_around_the_piece_seams(root, writ
         assert frame["x"].tolist() == [str(i) for i in range(position)] + ["m"] + [str(i) for i in range(position, 40)]
         assert frame["y"].iloc[position] == value and frame["_parse_error"].isna().all()
         assert physical.conserved, position
+
+
+def test_no_cut_leaves_a_piece_over_the_largest(monkeypatch) -> None:
+    """Cuts are made after a ``\\n`` only: a body with too few of them (lone ``\\r`` line ends)
+    is read whole rather than in a piece too large for one Arrow block."""
+    monkeypatch.setattr(csv_reader, "_CUT_FROM", 2)
+    monkeypatch.setattr(csv_reader, "_workers", lambda: 2)
+    monkeypatch.setattr(csv_reader, "_LARGEST_PIECE", 400)
+    even = b"".join(b"%03d,abcdef\n" % i for i in range(100))
+    assert len(csv_reader._seams(even, 0)) == 3
+    lone_cr = b"".join(b"%03d,abcdef\r" % i for i in range(100)) + b"last\n" + b"1,2\r" * 10
+    assert csv_reader._seams(lone_cr, 0) == []

@@ -70,3 +70,13 @@ def test_an_error_inside_the_read_is_not_masked(write: Writer, monkeypatch: pyte
     path = write("landing.csv", _csv(10))
     with pytest.raises(KeyError), _source_file(path).mapped():
         raise KeyError("from the reader")
+
+
+def test_a_file_renamed_over_the_path_during_the_read_is_not_a_change(write: Writer, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Landing by rename replaces the path's file; the one being read is unchanged."""
+    monkeypatch.setattr(files, "MAP_AT_BYTES", 1)
+    path = write("landing.csv", _csv(100))
+    with _source_file(path).mapped() as view:
+        fresh = write(".landing.csv.tmp", _csv(200))
+        os.replace(fresh, path)
+        assert view[:] == _csv(100).encode()

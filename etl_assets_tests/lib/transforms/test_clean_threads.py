@@ -184,6 +184,7 @@ def test_bool_per_distinct_value_equals_the_row_by_row_parse() -> None:
         (["true", "FALSE", "1", "0", None, " yes"], {}),  # one it refuses: the per-value parse
         (["true", "1", "false"], {"true_values": ["yes"], "false_values": ["no"]}),  # Arrow's words mean nothing here
         (["1", "0", "TRUE"], {"true_values": ["true", "0"], "false_values": ["false", "1"]}),  # ... or the opposite
+        (["true", "0", "false"], {"true_values": ["true", "1", "0"], "false_values": ["false", "0"]}),  # "0" in both: true
     ],
 )
 def test_bool_cast_of_clean_text_equals_the_row_by_row_parse(pool: list[str | None], words: dict[str, list[str]]) -> None:

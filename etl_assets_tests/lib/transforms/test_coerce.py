@@ -36,6 +36,14 @@ def test_int_text_failures_are_rejected_not_nulled() -> None:
     assert result.stats.rejected_by_reason == {"coercion:x": 5}
 
 
+@pytest.mark.parametrize("neighbours", [["1", "2"], ["1", "abc"], ["1"] * 3000 + ["2.5"]])
+def test_int_hex_text_is_rejected_whatever_the_other_values(neighbours: list[str]) -> None:
+    """Arrow's int cast reads ``0x1F`` as 31; the int rules do not, clean column or dirty."""
+    result = one([*neighbours, "0x1F", "0X10"], type="int")
+    assert "0x1F" in rejected_values(result) and "0X10" in rejected_values(result)
+    assert 31 not in result.clean["x"].tolist() and 16 not in result.clean["x"].tolist()
+
+
 def test_int_without_trim_rejects_padded_values() -> None:
     result = one([" 12", "13"], type="int", trim=False)
     assert result.clean["x"].tolist() == [13] and rejected_values(result) == [" 12"]
