@@ -94,7 +94,7 @@ class ArrowColumns:
                 array = to_arrow_chunks(self.frame[name])
                 if self.whole_up_to is None or len(array) <= self.whole_up_to:
                     array = combined(array)
-                array = self._arrays[name] = array
+                self._arrays[name] = array
         return array
 
     def take(self, name: str, positions: np.ndarray) -> pa.Array:
