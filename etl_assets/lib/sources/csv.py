@@ -76,6 +76,7 @@ from etl_assets.lib.sources.files import (
 )
 from etl_assets.lib.sources.physical import PhysicalInput, attach_physical
 from etl_assets.lib.spec import PARTITION_COLUMN, SourceSpec
+from etl_assets.lib.transforms.threads import default_threads
 
 __all__ = ["read_csv_file"]
 
@@ -537,8 +538,8 @@ _LARGEST_PIECE = 1 << 30
 
 
 def _workers() -> int:
-    """Arrow's CPU count (``OMP_NUM_THREADS`` or ``pyarrow.set_cpu_count``), at most 4."""
-    return max(1, min(4, pa.cpu_count()))
+    """Threads for the pieces: the clean step's rule (Arrow's CPU count, at most 4)."""
+    return default_threads()
 
 
 def _seams(data: FileBytes, offset: int) -> list[int]:

@@ -1,7 +1,7 @@
 """Parse a long column block by block and put the parts together.
 
-A CSV column arrives as one Arrow chunk per 1 MiB the reader parsed (about a thousand at ten
-million rows). Parsing it whole first copies all its text into one array: at ten million rows
+A CSV column arrives as one Arrow chunk per block the reader parsed (about 130 at ten million
+rows). Parsing it whole first copies all its text into one array: at ten million rows
 that is a gigabyte of fresh memory for the twelve columns, every page of it faulted in and
 zeroed by the kernel, and the parsers' whole-column temporaries are as large again. Parsing
 blocks of :data:`BLOCK_ROWS` rows keeps each copy and temporary small enough for the allocator
